@@ -1,0 +1,288 @@
+"""PostgreSQL forms of the built-in functions, written to give exactly the Python results.
+
+SQLite needs none: it runs the Python implementations as registered functions (dsl.formula.sqlsupport).
+Errors (a negative count in LEFT, MOD by zero...) go through jxc_raise, inside CASE so that they only fire
+on the rows that really have the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, DateTime, Integer, Numeric, Text, case, cast, func, literal, null
+from sqlalchemy.sql.elements import ColumnElement
+
+from dsl.formula import ir
+from dsl.formula.functions import FunctionSpec, SqlForm
+from dsl.formula.types import Kind, Type
+
+PG = "postgresql"
+NUMERIC = Numeric(asdecimal=True)
+MAX_INLINE_POWER = 16
+
+
+class NoSqlForm(Exception):
+    """A formula (part) that cannot run in this database; the caller evaluates it in Python instead."""
+
+
+def pg_raise(message: str | ColumnElement[Any], type_: Any) -> ColumnElement[Any]:
+    text = literal(message, Text) if isinstance(message, str) else message
+    return cast(func.jxc_raise(text), type_)
+
+
+def pg_text(value: ColumnElement[Any], type_: Type, *, blank_as_empty: bool) -> ColumnElement[Any]:
+    """A value as text with jxc's rules (numbers without trailing zeros, TRUE/FALSE, ISO dates)."""
+    kind = type_.kind
+    if kind is Kind.TEXT:
+        converted: ColumnElement[Any] = cast(value, Text)
+    elif kind is Kind.INT:
+        converted = cast(value, Text)
+    elif kind is Kind.DECIMAL:
+        converted = cast(func.trim_scale(cast(value, NUMERIC)), Text)
+    elif kind is Kind.BOOL:
+        converted = case((value, literal("TRUE", Text)), (~value, literal("FALSE", Text)), else_=null())
+    elif kind is Kind.DATE:
+        converted = func.to_char(value, "YYYY-MM-DD")
+    elif kind is Kind.DATETIME:
+        converted = func.to_char(value, "YYYY-MM-DD HH24:MI:SS")
+    elif kind is Kind.NULL:
+        converted = cast(null(), Text)
+    else:
+        raise NoSqlForm(f"{type_} cannot be turned into text in SQL")
+    return func.coalesce(converted, literal("", Text)) if blank_as_empty else converted
+
+
+def whole(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A number truncated toward zero, as an integer (CAST alone would round in PostgreSQL)."""
+    return cast(func.trunc(cast(value, NUMERIC)), Integer)
+
+
+def pg_divide(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+    """a / b rounded half away from zero to 10 places; division by zero raises."""
+    # Multiplying by 1 with 40 decimals makes PostgreSQL divide to 40 places before rounding to 10, so
+    # the result is the correctly rounded quotient, as in Python.
+    widened = cast(a, NUMERIC) * literal("1." + "0" * 40, NUMERIC)
+    return case(
+        (b == 0, pg_raise("division by zero", NUMERIC)),
+        else_=func.round(widened / func.nullif(b, 0), 10),
+    )
+
+
+def _with_default(args: list[Any], count: int, default: Any) -> list[Any]:
+    return list(args) + [default] * (count - len(args))
+
+
+def _rounded(args: list[Any], nodes: tuple[ir.Expr, ...], body: Callable[[Any, Any], Any]) -> Any:
+    value, digits = _with_default(args, 2, literal(0, Integer))
+    result = body(cast(value, NUMERIC), whole(digits))
+    from dsl.formula.functions import _rounding_type
+
+    return cast(result, BigInteger) if _rounding_type(nodes).kind is Kind.INT else result
+
+
+def _round(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    return _rounded(args, nodes, lambda x, n: func.round(x, n))
+
+
+def _roundup(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    def body(x: Any, n: Any) -> Any:
+        truncated = func.trunc(x, n)
+        step = case((x > 0, literal(1, NUMERIC)), else_=literal(-1, NUMERIC)) * func.power(
+            literal(10, NUMERIC), cast(-n, NUMERIC))
+        return func.round(truncated + case((x != truncated, step), else_=literal(0, NUMERIC)), n)
+
+    return _rounded(args, nodes, body)
+
+
+def _rounddown(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    return _rounded(args, nodes, lambda x, n: func.trunc(x, n))
+
+
+def _mod(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    a, b = args
+    remainder = func.mod(a, b)
+    return case(
+        (b == 0, pg_raise("division by zero", NUMERIC if nodes[0].type.kind is Kind.DECIMAL else BigInteger)),
+        (((remainder < 0) != (b < 0)) & (remainder != 0), remainder + b),
+        else_=remainder,
+    )
+
+
+def _power(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    from sqlalchemy import select
+
+    base = args[0]
+    node = nodes[1]
+    if not (isinstance(node, ir.Const) and isinstance(node.value, int) and abs(node.value) <= MAX_INLINE_POWER):
+        raise NoSqlForm("POWER with an exponent that is not a whole number up to 16 has no SQL form")
+    n = node.value
+    if n == 0:
+        return literal(1, BigInteger)
+    inner = select(base.label("v")).subquery()
+    product = inner.c.v
+    for _ in range(abs(n) - 1):
+        product = product * inner.c.v
+    multiplied = select(product).scalar_subquery()
+    return multiplied if n > 0 else pg_divide(literal(1, NUMERIC), multiplied)
+
+
+def _extreme(function: Callable[..., Any]) -> SqlForm:
+    def form(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+        if any(node.type.kind is Kind.TEXT for node in nodes):
+            args = [arg.collate("C") for arg in args]
+        return function(*args)
+
+    return form
+
+
+def _concat(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    result: Any = literal("", Text)
+    for arg, node in zip(args, nodes, strict=True):
+        result = result.op("||")(pg_text(arg, node.type, blank_as_empty=True))
+    return result
+
+
+def _count_checked(count: Any, function: str, body: Any) -> Any:
+    return case((count < 0, pg_raise(f"{function}: the number of characters cannot be negative", Text)),
+                else_=body)
+
+
+def _left(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    value, count = _with_default(args, 2, literal(1, Integer))
+    return _count_checked(count, "LEFT", func.left(pg_text(value, nodes[0].type, blank_as_empty=False),
+                                                   whole(count)))
+
+
+def _right(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    value, count = _with_default(args, 2, literal(1, Integer))
+    return _count_checked(count, "RIGHT", func.right(pg_text(value, nodes[0].type, blank_as_empty=False),
+                                                     whole(count)))
+
+
+def _mid(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    value, start, count = args
+    return case(
+        (start < 1, pg_raise("MID: the start position must be 1 or more", Text)),
+        (count < 0, pg_raise("MID: the number of characters cannot be negative", Text)),
+        else_=func.substr(pg_text(value, nodes[0].type, blank_as_empty=False), whole(start), whole(count)),
+    )
+
+
+def _text_function(function: Callable[..., Any]) -> SqlForm:
+    def form(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+        return function(pg_text(args[0], nodes[0].type, blank_as_empty=False))
+
+    return form
+
+
+def _trim(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    text = func.btrim(pg_text(args[0], nodes[0].type, blank_as_empty=False), " ")
+    return func.regexp_replace(text, " {2,}", " ", "g")
+
+
+def _contains(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    text = pg_text(args[0], nodes[0].type, blank_as_empty=False)
+    part = pg_text(args[1], nodes[1].type, blank_as_empty=False)
+    return func.strpos(text, part) > 0
+
+
+def _date(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    y, m, d = (whole(arg) for arg in args)
+    year = y + cast(func.floor(cast(m - 1, NUMERIC) / 12), Integer)
+    month = func.mod(func.mod(m - 1, 12) + 12, 12) + 1
+    built = cast(func.make_date(year, month, 1) + func.make_interval(0, 0, 0, d - 1), Date)
+    return case(((year < 1) | (year > 9999), pg_raise("DATE: the year must be between 1 and 9999", Date)),
+                else_=built)
+
+
+def _extract(part: str) -> SqlForm:
+    def form(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+        return cast(func.extract(part, args[0]), Integer)
+
+    return form
+
+
+def _dateadd(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    value, count, unit = _with_default(args, 3, literal("day", Text))
+    n = whole(count)
+    result_type = DateTime() if nodes[0].type.kind is Kind.DATETIME else Date()
+    message = literal("DATEADD: unknown unit '", Text).op("||")(unit).op("||")(
+        literal("'; use one of day, week, month, year", Text))
+    return cast(case(
+        (unit == "day", value + func.make_interval(0, 0, 0, n)),
+        (unit == "week", value + func.make_interval(0, 0, n)),
+        (unit == "month", value + func.make_interval(0, n)),
+        (unit == "year", value + func.make_interval(n)),
+        else_=pg_raise(message, DateTime()),
+    ), result_type)
+
+
+def _days_between(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    start, end = args
+    return cast(end, Date) - cast(start, Date)
+
+
+def _edate(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    value, months = args
+    return cast(cast(value, Date) + func.make_interval(0, whole(months)), Date)
+
+
+def _weekday(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    value, kind = _with_default(args, 2, literal(1, Integer))
+    k = whole(kind)
+    dow = cast(func.extract("dow", value), Integer)
+    isodow = cast(func.extract("isodow", value), Integer)
+    return case((k == 1, dow + 1), (k == 2, isodow), (k == 3, isodow - 1),
+                else_=pg_raise("WEEKDAY: the type must be 1, 2 or 3", Integer))
+
+
+def _isblank(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    value = args[0]
+    if nodes[0].type.kind is Kind.TEXT:
+        return value.is_(None) | (value == "")
+    return value.is_(None)
+
+
+def _blank(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+    return null()
+
+
+_POSTGRES_FORMS: dict[str, SqlForm] = {
+    "ROUND": _round,
+    "ROUNDUP": _roundup,
+    "ROUNDDOWN": _rounddown,
+    "ABS": lambda args, nodes: func.abs(args[0]),
+    "MOD": _mod,
+    "POWER": _power,
+    "MIN": _extreme(func.least),
+    "MAX": _extreme(func.greatest),
+    "CONCAT": _concat,
+    "LEFT": _left,
+    "RIGHT": _right,
+    "MID": _mid,
+    "LEN": _text_function(func.char_length),
+    "UPPER": _text_function(func.upper),
+    "LOWER": _text_function(func.lower),
+    "TRIM": _trim,
+    "CONTAINS": _contains,
+    "DATE": _date,
+    "YEAR": _extract("year"),
+    "MONTH": _extract("month"),
+    "DAY": _extract("day"),
+    "DATEADD": _dateadd,
+    "DAYS_BETWEEN": _days_between,
+    "EDATE": _edate,
+    "WEEKDAY": _weekday,
+    "ISBLANK": _isblank,
+    "BLANK": _blank,
+}
+
+
+def attach_builtin_sql_forms(specs: list[FunctionSpec]) -> list[FunctionSpec]:
+    attached = []
+    for spec in specs:
+        form = _POSTGRES_FORMS.get(spec.name)
+        attached.append(dataclasses.replace(spec, sql={PG: form}) if form else spec)
+    return attached
