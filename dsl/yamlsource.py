@@ -1,9 +1,11 @@
 """Read one admin-written YAML file: plain Python data plus the position of every node, or located problems.
 
 Not `yaml.safe_load`, because that follows YAML 1.1 (`yes`/`on` become booleans, `1:30` an integer, `12.50`
-a binary float), keeps the last of two duplicate keys silently, and expands alias bombs before anyone can
-count them. PyYAML only scans, parses and composes here; the Python values are built by walking the node
-graph, which is where positions are recorded and every rule below is enforced.
+a binary float), keeps the last of two duplicate keys silently, builds objects from tags, and expands alias
+bombs before anyone can count them. PyYAML only scans, parses and composes here; the Python values are
+built by walking the node graph, which is where positions are recorded and the rules are enforced: one
+document, text keys without duplicates, `<<` merges, YAML 1.2-like scalars (decimals kept exact as
+`Decimal`), no tags but `!!str`, at most 64 levels of nesting and 1,000,000 values after alias expansion.
 
 `read_yaml` never raises: whatever the bytes, the caller gets a `SourceFile` or a list of `Problem`s.
 """
@@ -13,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import gc
+import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -29,7 +32,10 @@ from yaml.scanner import Scanner
 
 from dsl.problems import Location, Problem, format_path
 
-try:  # libyaml makes composing ~6x faster; without it the pure-Python parser gives the same nodes
+# libyaml composes ~6x faster and gives the same nodes and marks; it is only more lenient with tabs used as
+# separators (YAML 1.2 allows them). On any error the pure-Python loader re-reads the text: its messages
+# are more specific and it carries our own checks (one document, nesting depth).
+try:
     from yaml._yaml import CParser as _CParser
     from yaml._yaml import get_version as _libyaml_version
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
@@ -38,6 +44,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 MAX_BYTES = 4 * 1024 * 1024
 MAX_VALUES = 1_000_000
 MAX_DEPTH = 64
+MAX_PROBLEMS = 200  # a file pasted twice would otherwise yield one "duplicate key" per line, slowly
 
 PathKey = tuple[str | int, ...]
 _Where = tuple[int, int, str | None]  # a Span's fields: a plain tuple is 4x cheaper to make per node
@@ -181,13 +188,16 @@ class SourceFile:
                 return span.line, columns[offset] + 1
         elif text[first : first + len(value)] == value:
             return span.line, first + offset + 1
-        # Folded over several lines: every line after the first is stripped of its indentation.
-        segments = [(span.line - 1, first, text[first:])]
-        for index in range(span.line, min(len(self._lines), span.line + value.count("\n") + len(value) + 1)):
-            line = self._lines[index]
-            content = line.lstrip(" \t")
-            segments.append((index, len(line) - len(content), content))
-        return _align(segments, value, offset)
+
+        def segments() -> Iterator[tuple[int, int, str]]:
+            # Folded over several lines: every line after the first is stripped of its indentation.
+            yield span.line - 1, first, text[first:]
+            for index in range(span.line, len(self._lines)):
+                line = self._lines[index]
+                content = line.lstrip(" \t")
+                yield index, len(line) - len(content), content
+
+        return _align(segments(), value, offset)
 
     def _block_position(self, span: Span, value: str, offset: int) -> tuple[int, int]:
         # Content starts on the line after the indicator, indented like its first non-blank line.
@@ -202,10 +212,10 @@ class SourceFile:
             row = value.count("\n", 0, offset)
             column = offset - (value.rfind("\n", 0, offset) + 1)
             return start + row + 1, indent + column + 1
-        segments = []
-        for index in range(start, min(len(self._lines), start + len(value) + 1)):
-            line = self._lines[index]
-            segments.append((index, indent, line[indent:] if line.strip(" \t") else ""))
+        segments = (
+            (index, indent, line[indent:] if line.strip(" \t") else "")
+            for index, line in enumerate(itertools.islice(self._lines, start, None), start)
+        )
         return _align(segments, value, offset)
 
 
@@ -239,13 +249,13 @@ def _quoted_columns(text: str, first: int, quote: str) -> list[int] | None:
     return None
 
 
-def _align(segments: list[tuple[int, int, str]], value: str, offset: int) -> tuple[int, int]:
+def _align(segments: Iterable[tuple[int, int, str]], value: str, offset: int) -> tuple[int, int]:
     """Map `offset` in a folded value onto source lines given as (line index, start column, content).
 
     Folding joins lines with one space, or with one newline per blank line in between; so after each
     line's content the value holds a run of newlines or a single space, and blank lines hold nothing."""
     cursor = 0
-    last = segments[0][0], segments[0][1]
+    last: tuple[int, int] | None = None
     for number, (index, start, content) in enumerate(segments):
         if number and not content.strip(" \t"):
             continue
@@ -263,6 +273,10 @@ def _align(segments: list[tuple[int, int, str]], value: str, offset: int) -> tup
                 cursor += 1
         elif cursor < len(value) and value[cursor] == " ":
             cursor += 1
+        if cursor >= len(value):  # only the final line break is left: point just after the text
+            break
+    if last is None:
+        raise ValueError("no source line for this value")  # formula_location falls back to the span
     return last[0] + 1, last[1] + 1
 
 
@@ -404,10 +418,13 @@ def _read(path: str, raw: bytes, *, fast: bool) -> tuple[SourceFile | None, list
             data = builder.build(root)
         except _Abort as abort:
             return None, [abort.problem]
+        except _TooManyProblems:
+            more = Problem(f"more than {MAX_PROBLEMS} problems; fix these first to see the rest", at())
+            return None, [*_tidy(builder.problems), more]
         except RecursionError:
             return None, [Problem(_TOO_DEEP, at())]
         if builder.problems:
-            return None, sorted(dict.fromkeys(builder.problems), key=Problem.sort_key)
+            return None, _tidy(builder.problems)
         return SourceFile(path, data, builder.values, builder.keys, lines), []
     except yaml.YAMLError as error:
         return None, [Problem(f"could not read this file: {_one_line(str(error))}", at())]
@@ -416,6 +433,11 @@ def _read(path: str, raw: bytes, *, fast: bool) -> tuple[SourceFile | None, list
 
 
 _TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels)"
+
+
+def _tidy(problems: list[Problem]) -> list[Problem]:
+    # An aliased node is walked once per alias, so its problems repeat; show each once, in file order.
+    return sorted(dict.fromkeys(problems), key=Problem.sort_key)
 
 
 def _compose(text: str, *, fast: bool) -> Node | None:
@@ -506,7 +528,7 @@ def _zone(text: str | None) -> dt.tzinfo | None:
 # --- syntax errors -------------------------------------------------------------------------------------
 
 _VALUE_ON_LINE = re.compile(
-    r"^[ \t]*(?:-[ \t]+)*(?:(?P<key>[^\s#'\"{}\[\]][^#]*?):[ \t]+)?(?P<value>\S.*?)\s*$"
+    r"^[ \t]*(?P<dash>(?:-[ \t]+)*)(?:(?P<key>[^\s#'\"{}\[\]][^#]*?):[ \t]+)?(?P<value>\S.*?)\s*$"
 )
 
 
@@ -519,7 +541,6 @@ def _syntax_problem(path: str, error: yaml.MarkedYAMLError, lines: list[str]) ->
     char = _char_at(lines, mark)
 
     if char == "\t" or "'\\t'" in problem or "tab character" in problem:
-        tab_mark = mark
         line_text = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
         indentation = line_text[: len(line_text) - len(line_text.lstrip(" \t"))]
         if "\t" in indentation:
@@ -528,12 +549,20 @@ def _syntax_problem(path: str, error: yaml.MarkedYAMLError, lines: list[str]) ->
                 Location(path, mark.line + 1 if mark else 1, indentation.index("\t") + 1),
                 hint="YAML indents with spaces only; set your editor to insert spaces for the Tab key",
             )
-        return Problem("a tab is not allowed here; use spaces", _mark_location(path, tab_mark))
+        return Problem("a tab is not allowed here; use spaces", _mark_location(path, mark))
     if "end of stream" in problem and "quoted scalar" in context and context_mark is not None:
         quote = _char_at(lines, context_mark) or '"'
         return Problem(
             f"the text in quotes that starts here is never closed: the closing {quote} is missing",
             _mark_location(path, context_mark),
+        )
+    if "stream end" in problem and "flow" in context and context_mark is not None:
+        bracket = _char_at(lines, context_mark) or "["
+        closer = {"[": "]", "{": "}"}.get(bracket, "")
+        return Problem(
+            f"the '{bracket}' that starts here is never closed with '{closer}'",
+            _mark_location(path, context_mark),
+            hint="if the value is text rather than a list or mapping, put it in quotes",
         )
     if problem.startswith("found duplicate anchor") or context.startswith("found duplicate anchor"):
         first = f" (first defined at line {context_mark.line + 1})" if context_mark else ""
@@ -546,9 +575,14 @@ def _syntax_problem(path: str, error: yaml.MarkedYAMLError, lines: list[str]) ->
     elif problem == "mapping values are not allowed here":
         message = "a ':' is not allowed here"
         hint = "if the value itself contains ': ', put the whole value in quotes; else check the indentation"
-    elif problem.startswith("expected <block end>"):
+    elif problem.startswith("expected <block end>") and problem.endswith("found ':'"):
+        message = "a key is missing before ':'"
+    elif problem.startswith("expected <block end>") and _starts_line(lines, problem_mark):
         message = f"this line does not line up with the lines above ({problem})"
         hint = "check the indentation: the keys of one mapping must start in the same column"
+    elif problem.startswith("expected <block end>"):
+        message = f"unexpected text after a complete value ({problem})"
+        hint = "if all of it is one value, put the whole value in quotes"
     elif "scanning an alias" in context:
         message = "'*' starts an alias (a reference to an '&' anchor) and must be followed by its name"
     else:
@@ -558,6 +592,13 @@ def _syntax_problem(path: str, error: yaml.MarkedYAMLError, lines: list[str]) ->
             message += f" ({context}{where})"
     hint = _quote_hint(lines, problem_mark, context_mark) or hint
     return Problem(message, _mark_location(path, mark), hint=hint)
+
+
+def _starts_line(lines: list[str], mark: Mark | None) -> bool:
+    """Whether only indentation precedes `mark` on its line."""
+    if mark is None or mark.line >= len(lines):
+        return True
+    return not lines[mark.line][: mark.column].strip(" \t-")
 
 
 def _char_at(lines: list[str], mark: Mark | None) -> str:
@@ -585,11 +626,16 @@ def _quote_hint(lines: list[str], *marks: Mark | None) -> str | None:
         value = re.sub(r"\s+#.*$", "", found.group("value"))
         if not value or value[0] not in _QUOTE_HINT_STARTS:
             continue
+        if value[0] == "{" and value.count("{") > value.count("}"):
+            continue  # more likely a mapping that was never closed than a formula
         if '"' in value and "'" not in value:
             quoted = f"'{value}'"
         else:
             quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        example = f"{found.group('key')}: {quoted}" if found.group("key") else f"- {quoted}"
+        if found.group("key"):
+            example = f"{found.group('key')}: {quoted}"
+        else:
+            example = f"- {quoted}" if found.group("dash") else quoted
         return f"a value that starts with {value[0]} must be quoted, e.g. {example}"
     return None
 
@@ -606,6 +652,10 @@ class _Abort(Exception):
 
 
 class _SkipMeasure(Exception):
+    pass
+
+
+class _TooManyProblems(Exception):
     pass
 
 
@@ -646,8 +696,13 @@ class _Builder:
 
     def add(self, message: str, node: Node, path: PathKey, hint: str | None = None) -> None:
         self.problems.append(Problem(message, self.at(node), format_path(path) or None, hint))
+        if len(self.problems) >= MAX_PROBLEMS:
+            raise _TooManyProblems
 
     def _bomb(self, node: Node) -> Problem:
+        if not self.may_alias:  # then the values are all really written out in the file
+            message = f"the file holds more than {MAX_VALUES:,} values; the limit is {MAX_VALUES:,}"
+            return Problem(message, self.at(node), hint="split it into several files")
         return Problem(
             f"the file expands to more than {MAX_VALUES:,} values (through anchors and aliases)"
             " — this looks like a YAML bomb",

@@ -1,0 +1,5 @@
+"""jxc's run-time engine. Plugin authors: `from engine import hookimpl`."""
+
+from engine.hookspecs import hookimpl
+
+__all__ = ["hookimpl"]

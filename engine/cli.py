@@ -1,0 +1,232 @@
+"""The `jxc` command line: written for admins, not programmers. Every error is a message, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from dsl.dump import dump_app, to_yaml
+from dsl.formula.catalog import Catalog
+from dsl.formula.checker import Checker
+from dsl.formula.context import SimpleContext
+from dsl.formula.errors import FormulaError, FormulaRuntimeError
+from dsl.formula.parser import parse
+from dsl.formula.pycompile import compile_python
+from dsl.formula.runtime import to_text
+from dsl.formula.sqlcompile import NoSqlForm, sql_form_missing
+from dsl.formula.sqlsupport import translate_database_error
+from dsl.loader import load_app
+from dsl.problems import CheckFailed, did_you_mean
+from dsl.summary import summary
+from engine import plugins as plugin_support
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for; printed as is."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jxc",
+        description="jxc builds purchase, sales and inventory (进销存) apps from YAML definitions.",
+        epilog="Run 'jxc COMMAND --help' for the details of one command.",
+    )
+    parser.add_argument("--version", action="version", version="jxc 0.1.0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = commands.add_parser(
+        "check", help="check an app's YAML files and show a summary, or every problem with its place",
+        description="Check an app (its folder under apps/) and the modules it includes. Prints a summary when "
+                    "everything is right, or every problem as file:line:column: message.")
+    check.add_argument("app", metavar="APP", help="the app's folder, e.g. apps/food")
+    check.add_argument("--print", action="store_true", dest="print_app",
+                       help="also print the assembled app (all modules merged) as YAML")
+
+    formula = commands.add_parser(
+        "formula", help="try a formula and see its value and type before saving it",
+        description="Evaluate a formula. Without --app it can only use constants and functions; with --app and "
+                    "--entity it can use that entity's fields, filled in from --record.",
+        epilog='Example: jxc formula "qty * price" --app apps/food --entity sales_order_lines '
+               '--record \'{"qty": 2, "price": "3.10"}\'')
+    formula.add_argument("expression", metavar="EXPR", help='the formula, e.g. "ROUND(2.5, 0)"')
+    formula.add_argument("--app", metavar="APP", help="the app whose fields the formula may use")
+    formula.add_argument("--entity", metavar="NAME", help="which entity the formula is about (needs --app)")
+    formula.add_argument("--record", metavar="JSON", help="the record's field values as a JSON object")
+    formula.add_argument("--db", metavar="URL",
+                         help="also run the formula as SQL in this database (sqlite:///file or postgresql://...)")
+    formula.add_argument("--today", metavar="DATE", help="pretend today is this date (YYYY-MM-DD)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "formula":
+            return _formula(args)
+        parser.error(f"unknown command {args.command}")
+    except UserError as error:
+        print(f"jxc: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        print("jxc: stopped", file=sys.stderr)
+        return 130
+    except Exception as error:  # the last guard: a bug in jxc must still not show a traceback to an admin
+        if os.environ.get("JXC_DEBUG"):
+            traceback.print_exc()
+        print(f"jxc: internal error ({type(error).__name__}: {error}). Please report it; set JXC_DEBUG=1 to see "
+              "the details.", file=sys.stderr)
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def _load(path: str):
+    folder = Path(path)
+    if not folder.exists():
+        near = did_you_mean(folder.name, [p.name for p in folder.parent.iterdir() if p.is_dir()]) \
+            if folder.parent.is_dir() else None
+        raise UserError(f"there is no app folder {path}" + (f" ({near})" if near else ""))
+    manager = plugin_support.plugin_manager()
+    return load_app(folder, registry=plugin_support.formula_registry(manager),
+                    channels=plugin_support.channels(manager), plugins=plugin_support.settings_schemas(manager))
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        app = _load(args.app)
+    except CheckFailed as failed:
+        for problem in failed.problems:
+            print(problem)
+        count = len(failed.problems)
+        print(f"\n{count} problem{'s' if count != 1 else ''} in {args.app}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.print_app:
+        print(to_yaml(dump_app(app)))
+    print(summary(app))
+    print("OK: no problems found")
+    return EXIT_OK
+
+
+def _formula(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from engine.tryformula import RecordError, coerce_record, parse_record
+
+    if args.entity and not args.app:
+        raise UserError("--entity needs --app (the app the entity belongs to)")
+    catalog, registry, entity = Catalog.build([]), None, None
+    timezone = "Asia/Shanghai"
+    if args.app:
+        try:
+            app = _load(args.app)
+        except CheckFailed as failed:
+            raise UserError(f"{args.app} has problems; run 'jxc check {args.app}' first "
+                            f"({len(failed.problems)} found)") from None
+        catalog, registry, timezone = app.catalog, app.registry, app.timezone
+        if args.entity:
+            if catalog.entity(args.entity) is None:
+                hint = did_you_mean(args.entity, catalog.entities)
+                raise UserError(f"{args.app} has no entity '{args.entity}'" + (f" ({hint})" if hint else ""))
+            entity = args.entity
+    if registry is None:
+        registry = plugin_support.formula_registry(plugin_support.plugin_manager())
+    now = None
+    if args.today:
+        try:
+            now = dt.datetime.combine(dt.date.fromisoformat(args.today), dt.time(9, 0))
+        except ValueError:
+            raise UserError(f"--today must be a date like 2026-01-31, not '{args.today}'") from None
+    context = SimpleContext(timezone, now=now)
+    try:
+        expr = Checker(catalog, registry, entity).check(parse(args.expression))
+    except FormulaError as error:
+        _show_formula_error(args.expression, error)
+        return EXIT_PROBLEMS
+    record = None
+    try:
+        if args.record is not None:
+            if entity is None:
+                raise UserError("--record needs --app and --entity (so jxc knows the fields)")
+            record = coerce_record(catalog, entity, parse_record(args.record))
+        elif entity is not None:
+            record = coerce_record(catalog, entity, {})
+    except RecordError as error:
+        raise UserError(str(error)) from None
+    try:
+        value = compile_python(expr)(record or {}, context)
+        print(f"= {_show(value)}    ({expr.type})")
+    except FormulaRuntimeError as error:
+        print(f"error: {error}")
+        return EXIT_PROBLEMS
+    if args.db:
+        return _formula_in_database(args.db, expr, catalog, entity, record, context, value, registry)
+    return EXIT_OK
+
+
+def _formula_in_database(url, expr, catalog, entity, record, context, python_value, registry) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from engine.db import DatabaseUrlError, create_engine, prepare_database
+    from engine.tryformula import evaluate_in_database
+
+    try:
+        engine = create_engine(url, registry=registry)
+    except DatabaseUrlError as error:
+        raise UserError(str(error)) from None
+    missing = sql_form_missing(expr, engine.dialect.name)
+    if missing:
+        print(f"SQL ({engine.dialect.name}): no SQL form: {missing}; jxc evaluates this formula in Python")
+        return EXIT_OK
+    try:
+        prepare_database(engine)
+        value = evaluate_in_database(engine, expr, catalog, entity, record, context)
+    except NoSqlForm as error:
+        print(f"SQL ({engine.dialect.name}): no SQL form: {error}")
+        return EXIT_OK
+    except DBAPIError as error:
+        translated = translate_database_error(error)
+        if translated is None:
+            raise UserError(f"the database refused: {str(error.orig).splitlines()[0]}") from None
+        print(f"SQL ({engine.dialect.name}): error: {translated}")
+        return EXIT_PROBLEMS
+    finally:
+        engine.dispose()
+    same = value == python_value
+    verdict = "(same as Python)" if same else "(DIFFERENT from Python!)"
+    print(f"SQL ({engine.dialect.name}): {_show(value)}    {verdict}")
+    return EXIT_OK if same else EXIT_PROBLEMS
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "(blank)"
+    if isinstance(value, str):
+        return '"' + value.replace('"', '""') + '"'
+    return to_text(value)
+
+
+def _show_formula_error(source: str, error: FormulaError) -> None:
+    column = error.position + 1
+    print(f"formula:1:{column}: error: {error.message}")
+    print(f"    {source}")
+    print("    " + " " * _display_width(source[: error.position]) + "^")
+    if error.hint:
+        print(f"    hint: {error.hint}")
+
+
+def _display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
