@@ -110,6 +110,7 @@ class Assembly:
     entities: dict[str, EntityDraft] = field(default_factory=dict)
     concepts: dict[str, dict[str, Raw]] = field(default_factory=lambda: {c: {} for c in CONCEPTS if c != "entities"})
     role_extensions: dict[str, list[Raw]] = field(default_factory=dict)
+    user_fields: dict[str, FieldDraft] = field(default_factory=dict)  # extend: entities: user: fields:
     demo: dict[str, list[Raw]] = field(default_factory=dict)
     sources: list[SourceFile] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -294,6 +295,9 @@ def _entity_draft(name: str, raw: Raw) -> EntityDraft:
 def _extend(assembly: Assembly, file: Raw) -> None:
     extend = file.at("extend")
     for name, raw in extend.at("entities").items():
+        if name == "user":
+            _extend_user(assembly, raw)
+            continue
         entity = assembly.entities.get(name)
         if entity is None or entity.module not in assembly.visible_modules(file.module):
             _unknown_target(assembly, raw, "entity", name, entity.raw if entity else None, assembly.entities)
@@ -306,6 +310,21 @@ def _extend(assembly: Assembly, file: Raw) -> None:
             _unknown_target(assembly, raw, "role", name, role, assembly.concepts["roles"])
             continue
         assembly.role_extensions.setdefault(name, []).append(raw)
+
+
+def _extend_user(assembly: Assembly, raw: Raw) -> None:
+    """Users are jxc's own; an app may give them more fields (e.g. the warehouses a user works in)."""
+    for key in raw.data or {}:
+        if key != "fields":
+            assembly.problems.append(raw.problem(f"'{key}' cannot be changed for users; only fields: can be added",
+                                                 key, key=True))
+    for name, field_raw in raw.at("fields").items():
+        if name in assembly.user_fields:
+            first = assembly.user_fields[name].raw
+            assembly.problems.append(field_raw.problem(
+                f"user already has a field '{name}' (at {first.origin_text()})", key=True))
+            continue
+        assembly.user_fields[name] = FieldDraft(name, field_raw)
 
 
 def _unknown_target(assembly: Assembly, raw: Raw, kind: str, name: str, found: Raw | None,

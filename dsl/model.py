@@ -276,7 +276,7 @@ class Role:
     label: Label
     permissions: Mapping[str, frozenset[str]]
     field_access: Mapping[str, Mapping[str, str]]  # entity → field → hidden | read_only
-    row_rules: Mapping[str, Formula]
+    row_rules: Mapping[str, tuple[Formula, ...]]  # entity → rules that must all hold (an extension adds more)
     origin: Location | None = field(compare=False)
 
 
@@ -359,6 +359,7 @@ class App:
     registry: Registry = field(compare=False, repr=False)
     description: Label | None = None
     source_dir: str | None = field(default=None, compare=False)
+    user_fields: Mapping[str, Field] = field(default_factory=dict)  # fields the app adds to its users
 
     def formulas(self):
         """Every checked formula of the app, with a human path to where it is."""

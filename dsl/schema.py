@@ -123,6 +123,9 @@ def _translate(error: ValidationError, source: SourceFile) -> Iterator[Problem]:
             if key in known:
                 continue
             hint = did_you_mean(str(key), known) or (allowed(known) if known else None)
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)):
+                hint = (f"'{key}' looks like the rest of a value that a comma cut off: inside {{ … }} put "
+                        "values with commas in quotes")
             yield Problem(f"unknown key '{key}'", source.locate((*path, key), key=True), format_path((*path, key)),
                           hint)
         return

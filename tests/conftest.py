@@ -48,3 +48,6 @@ def db_engine(db_kind: str, tmp_path) -> Iterator[Engine]:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+from tests.apptree import shop  # noqa: E402,F401  (fixture for tests that write an app)

@@ -13,12 +13,12 @@ from typing import Any
 from dsl.assemble import Assembly
 from dsl.build.access import build_roles
 from dsl.build.alerts import build_alerts
-from dsl.build.catalog import add_system_columns, build_catalog, system_entities
+from dsl.build.catalog import add_system_columns, build_catalog, system_entities, user_entity
 from dsl.build.context import BuildContext, label_of
 from dsl.build.dashboards import build_dashboards
 from dsl.build.demo import build_demo
 from dsl.build.documents import DocumentBuilder
-from dsl.build.entities import build_shapes, effective
+from dsl.build.entities import build_shapes, effective, user_field_shapes
 from dsl.build.header import plugins_of, stock_settings, timezone_of, title_of
 from dsl.build.order import computed_orders
 from dsl.build.printing import build_print_formats
@@ -36,7 +36,11 @@ def build_app(assembly: Assembly, registry: Registry, *, channels: Iterable[str]
     header = assembly.header
     if header is None:
         return None, list(assembly.problems)
+    user = user_entity()
+    ctx.shapes["user"] = user
     build_shapes(ctx)
+    if assembly.user_fields:
+        user_field_shapes(ctx, user, assembly.user_fields)
     for shape in ctx.shapes.values():
         add_system_columns(shape, _workflow_field(assembly, shape.name))
     ctx.stock = stock_settings(ctx, header)
@@ -57,6 +61,7 @@ def build_app(assembly: Assembly, registry: Registry, *, channels: Iterable[str]
         entity = documents.entity(shape, entities)
         if entity is not None:
             entities[name] = entity
+    user_fields = documents.fields.fields(user)
     orders = computed_orders(ctx, entities)
     entities = {name: _with_order(entity, orders.get(name, ())) for name, entity in entities.items()}
 
@@ -80,7 +85,7 @@ def build_app(assembly: Assembly, registry: Registry, *, channels: Iterable[str]
         dashboards=MappingProxyType(dashboards), print_formats=MappingProxyType(print_formats),
         demo=MappingProxyType(demo), stock=ctx.stock, catalog=ctx.catalog, registry=registry,
         description=label_of(header.at("description")) if header.get("description") is not None else None,
-        source_dir=str(assembly.app_dir),
+        source_dir=str(assembly.app_dir), user_fields=MappingProxyType(user_fields),
     ), []
 
 

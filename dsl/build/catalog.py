@@ -42,13 +42,21 @@ def add_system_columns(shape: EntityShape, workflow_field: str | None) -> None:
         shape.fields.setdefault(name, column)
 
 
-def system_entities(stock: StockSettings | None) -> list[EntityShape]:
-    """Entities the engine owns that formulas can still read: users, and stock balances and batches."""
+USER_FIELDS = (("id", FieldType.INT), ("name", FieldType.STRING), ("full_name", FieldType.STRING),
+               ("email", FieldType.STRING))
+
+
+def user_entity() -> EntityShape:
+    """jxc's users, which formulas read through CURRENT_USER() and created_by / modified_by."""
     user = EntityShape("user", EntityKind.MASTER, None, system=True)
-    for name, kind in (("id", FieldType.INT), ("name", FieldType.STRING), ("full_name", FieldType.STRING),
-                       ("email", FieldType.STRING)):
+    for name, kind in USER_FIELDS:
         user.fields[name] = _system(name, kind)
-    shapes = [user]
+    return user
+
+
+def system_entities(stock: StockSettings | None) -> list[EntityShape]:
+    """Entities the engine owns that formulas can still read: stock balances and batches."""
+    shapes: list[EntityShape] = []
     if stock is not None:
         balance = EntityShape("stock_balance", EntityKind.MASTER, None, system=True)
         for name, kind, options in (

@@ -134,11 +134,27 @@ class BuildContext:
         if shape is None:
             self.report(raw, f"{what}: there is no entity '{name}'", hint=did_you_mean(name, pool))
             return None
+        if not self.visible(raw, shape):
+            return None
         if documents_only and shape.kind is not EntityKind.DOCUMENT:
             self.report(raw, f"{what}: '{name}' is master data, not a document",
                         hint=f"add kind: document to entity {name}")
             return None
         return shape
+
+    def visible(self, raw: Raw, shape: EntityShape) -> bool:
+        """Whether the module (or app) that wrote `raw` may use `shape`; reports it if not."""
+        modules = self.assembly.visible_modules(raw.module)
+        if shape.system or shape.module == raw.module or shape.module in modules:
+            return True
+        if shape.module is None:
+            self.report(raw, f"'{shape.name}' is defined by the app, and module {raw.module} cannot use it",
+                        hint="a module only uses its own entities and those of the modules it includes")
+            return False
+        owner = f"module {raw.module}" if raw.module else "the app"
+        self.report(raw, f"'{shape.name}' comes from module {shape.module}, which {owner} does not include",
+                    hint=f"add {shape.module} to include: in {owner}'s {'module' if raw.module else 'app'}.yaml")
+        return False
 
     def field_ref(self, raw: Raw, entity: EntityShape, what: str, *, key: bool = False,
                   allow_system: bool = True) -> FieldShape | None:
@@ -195,11 +211,15 @@ class BuildContext:
         return Formula(source, raw.loc(), expr, python, missing)
 
     def _formula_problem(self, raw: Raw, source: str, error: FormulaError) -> None:
+        hint = error.hint
         if isinstance(raw.data, str):
             location = raw.source.formula_location(raw.path, min(error.position, max(len(source) - 1, 0)))
+            span = raw.source.value_span(raw.path)
+            if span is not None and span.style == "" and error.message.startswith("the formula ends too early"):
+                hint = "inside { … } a comma ends the value: put the whole formula in quotes"
         else:
             location = raw.loc()
-        self.problems.append(Problem(error.message, location, raw.where(), error.hint))
+        self.problems.append(Problem(error.message, location, raw.where(), hint))
 
 
 def _fits(value: t.Type, expect: t.Type | Accepts) -> bool:
@@ -218,3 +238,7 @@ def _conversion_hint(value: t.Type, expect: t.Type | Accepts) -> str | None:
         return "write a condition, e.g. qty > 0"
     return None
 
+
+
+def visible(ctx: BuildContext, raw: Raw, shape: EntityShape) -> bool:
+    return ctx.visible(raw, shape)

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dsl.assemble import Raw
-from dsl.build.context import BuildContext, EntityShape, label_of
+from dsl.build.context import BuildContext, EntityShape, label_of, visible
 from dsl.formula import types as t
 from dsl.formula.functions import Accepts
 from dsl.model import Dashboard, Entity, EntityKind, Formula, Label, Widget
@@ -54,14 +54,14 @@ def queried_entity(ctx: BuildContext, raw: Raw, what: str) -> EntityShape | None
     pool = {n: s for n, s in ctx.top_entities().items() if not s.system or n in QUERYABLE_SYSTEM}
     shape = pool.get(name)
     if shape is None:
-        child = ctx.shapes.get(name)
+        other = ctx.shapes.get(name)
         if name in QUERYABLE_SYSTEM:
             ctx.report(raw, f"{what}: {name} exists only when the app keeps stock",
                        hint="add stock: {item: item, warehouse: warehouse} to app.yaml")
-        elif child is not None and child.kind is EntityKind.CHILD:
-            ctx.report(raw, f"{what}: {name} holds the rows of {child.parent}.{child.parent_field}, not records "
-                       "of their own", hint=f"query {child.parent} instead")
-        elif child is not None and child.system:
+        elif other is not None and other.kind is EntityKind.CHILD:
+            ctx.report(raw, f"{what}: {name} holds the rows of {other.parent}.{other.parent_field}, not records "
+                       "of their own", hint=f"query {other.parent} instead")
+        elif other is not None and other.system:
             ctx.report(raw, f"{what}: {name} is kept by jxc itself and cannot be queried here")
         else:
             ctx.report(raw, f"{what}: there is no entity '{name}'", hint=did_you_mean(name, pool))
@@ -69,18 +69,6 @@ def queried_entity(ctx: BuildContext, raw: Raw, what: str) -> EntityShape | None
     if not visible(ctx, raw, shape):
         return None
     return shape
-
-
-def visible(ctx: BuildContext, raw: Raw, shape: EntityShape) -> bool:
-    """Whether the module (or app) that wrote `raw` may use `shape`; reports it if not."""
-    if shape.system or shape.module is None or shape.module == raw.module:
-        return True
-    if shape.module in ctx.assembly.visible_modules(raw.module):
-        return True
-    owner = f"module {raw.module}" if raw.module else "the app"
-    ctx.report(raw, f"'{shape.name}' comes from module {shape.module}, which {owner} does not include",
-               hint=f"add {shape.module} to include: in {owner}'s {'module' if raw.module else 'app'}.yaml")
-    return False
 
 
 def _widget(ctx: BuildContext, dashboard: str, index: int, raw: Raw, dashboard_label: Label) -> Widget | None:
@@ -161,7 +149,7 @@ def _check_layout(ctx: BuildContext, raw: Raw, kind: str, what: str) -> bool:
     return True  # values: at least one, which the schema checks
 
 
-def _sort(ctx: BuildContext, raw: Raw, what: str) -> str | None | bool:
+def _sort(ctx: BuildContext, raw: Raw, what: str) -> str | bool | None:
     """The sort key as written, None without one, False when it names nothing."""
     sort = raw.get("sort")
     if not isinstance(sort, str):
@@ -207,4 +195,4 @@ def _is_number(value: Any) -> bool:
     return (isinstance(value, int | float) and not isinstance(value, bool)) or hasattr(value, "as_tuple")
 
 
-__all__ = ["build_dashboards", "queried_entity", "visible"]
+__all__ = ["build_dashboards", "queried_entity"]

@@ -153,7 +153,8 @@ class DocumentBuilder:
             if found is None:
                 return None
             if found.type not in _SCALAR_TYPES:
-                self.ctx.report(raw, f"key: '{found.name}' is {found.type}; a key is text, a whole number or a choice")
+                self.ctx.report(raw, f"key: '{found.name}' is a {found.type} field; a key is text, a whole number "
+                                "or a choice")
                 return None
             return found.name
         for candidate in ("code", "name"):
@@ -232,7 +233,7 @@ class DocumentBuilder:
             found = ctx.field_ref(raw.at("fulfil"), source_rows, f"{what}: fulfil", allow_system=False)
             if found is not None and not found.value_type.is_number:
                 ctx.report(raw.at("fulfil"), f"{what}: fulfil must name a number field of {source.name}'s lines "
-                           f"(such as received_qty), but '{found.name}' is {found.type}")
+                           f"(such as received_qty), but '{found.name}' is a {found.type} field")
             elif found is not None:
                 fulfil = found.name
             if raw.get("qty") is None:
@@ -241,7 +242,8 @@ class DocumentBuilder:
         if raw.get("qty") is not None:
             found = ctx.field_ref(raw.at("qty"), target_rows, f"{what}: qty", allow_system=False)
             if found is not None and not found.value_type.is_number:
-                ctx.report(raw.at("qty"), f"{what}: qty must name a number field, but '{found.name}' is {found.type}")
+                ctx.report(raw.at("qty"),
+                           f"{what}: qty must name a number field, but '{found.name}' is a {found.type} field")
             elif found is not None:
                 qty = found.name
         tolerance = tolerance_of(raw.at("tolerance"))
@@ -316,19 +318,19 @@ class DocumentBuilder:
                 self.ctx.report(raw, f"{key}: needs location: in the app's stock settings", key, key=True)
         location = self._stock_formula(raw, rows, "location", what, location_type) if location_type else None
         to_location = self._stock_formula(raw, rows, "to_location", what, location_type) if location_type else None
-        if None in (item, qty, warehouse):
+        optional = {
+            "batch": self._stock_formula(raw, rows, "batch", what, _TEXT),
+            "expiry": self._stock_formula(raw, rows, "expiry", what, _DATE),
+            "production_date": self._stock_formula(raw, rows, "production_date", what, _DATE),
+            "unit_cost": self._stock_formula(raw, rows, "unit_cost", what, _NUMBER),
+            "supplier": self._stock_formula(raw, rows, "supplier", what, _ANY_RECORD),
+            "supplier_batch": self._stock_formula(raw, rows, "supplier_batch", what, _TEXT),
+        }
+        if item is None or qty is None or warehouse is None:
             return None
-        assert item is not None and qty is not None and warehouse is not None
         return StockEffect(
             table=str(raw.get("table")), direction=str(direction), item=item, qty=qty, warehouse=warehouse,
-            origin=raw.loc(), to_warehouse=to_warehouse, location=location, to_location=to_location,
-            batch=self._stock_formula(raw, rows, "batch", what, _TEXT),
-            expiry=self._stock_formula(raw, rows, "expiry", what, _DATE),
-            production_date=self._stock_formula(raw, rows, "production_date", what, _DATE),
-            unit_cost=self._stock_formula(raw, rows, "unit_cost", what, _NUMBER),
-            supplier=self._stock_formula(raw, rows, "supplier", what, _ANY_RECORD),
-            supplier_batch=self._stock_formula(raw, rows, "supplier_batch", what, _TEXT),
-        )
+            origin=raw.loc(), to_warehouse=to_warehouse, location=location, to_location=to_location, **optional)
 
     def _reservation(self, shape: EntityShape, raw: Raw) -> Reservation | None:
         what = f"reservation of {shape.name}"

@@ -14,7 +14,7 @@ from dsl.build.names import SYSTEM_ENTITIES, reserved_reason
 from dsl.formula import types as t
 from dsl.formula.functions import Accepts
 from dsl.model import Choice, EntityKind, Field, FieldType, Formula, Label, NamingSeries, Validation
-from dsl.problems import did_you_mean
+from dsl.problems import Problem, did_you_mean
 
 DEFAULT_SCALE = {FieldType.DECIMAL: 2, FieldType.MONEY: 2, FieldType.PERCENT: 4}
 MAX_PRECISION = 18
@@ -82,13 +82,29 @@ def build_shapes(ctx: BuildContext) -> None:
 
 def _entity_shape(ctx: BuildContext, name: str, draft: EntityDraft) -> None:
     raw = draft.raw
-    reason = reserved_reason(name) or ("is an entity that jxc provides itself" if name in SYSTEM_ENTITIES else None)
+    reason = "is an entity that jxc provides itself" if name in SYSTEM_ENTITIES else reserved_reason(name)
     if reason:
         ctx.report(raw, f"'{name}' {reason}; choose another entity name", key=True)
     kind = EntityKind.DOCUMENT if raw.get("kind") == "document" else EntityKind.MASTER
     shape = EntityShape(name, kind, raw, module=draft.module)
     ctx.shapes[name] = shape
     _field_shapes(ctx, shape, draft.fields)
+
+
+def user_field_shapes(ctx: BuildContext, user: EntityShape, drafts: dict[str, FieldDraft]) -> None:
+    """Fields an app adds to jxc's users (`extend: entities: user:`); no tables, no formulas."""
+    for name, draft in drafts.items():
+        if name in user.fields:
+            ctx.report(draft.raw, f"user already has a field '{name}' of its own", key=True)
+            continue
+        spec = effective(draft)
+        if spec.data.get("type") == "table" or "formula" in spec.raws:
+            ctx.report(draft.raw, "a user field cannot be a table or computed", key=True)
+            continue
+        _field_shapes(ctx, user, {name: draft})
+        added = user.fields.get(name)
+        if added is not None and added.type is FieldType.LINK and added.link:
+            _check_link_target(ctx, user, added)
 
 
 def _field_shapes(ctx: BuildContext, shape: EntityShape, drafts: dict[str, FieldDraft]) -> None:
@@ -242,6 +258,8 @@ class EntityBuilder:
                        hint="a default is only the starting value; a formula always computes the field")
         elif "default" in spec.raws:
             default = ctx.formula(spec.raws["default"], entity, f"the default of {where}", expect=value_type)
+            if default is not None:
+                self._check_choice_constants(fs, default, spec.raws["default"])
         if "formula" in spec.raws:
             if fs.type is FieldType.TABLE:
                 ctx.report(spec.raws["formula"], "a table field cannot be computed")
@@ -308,9 +326,11 @@ class EntityBuilder:
         allowed = {choice.value for choice in fs.options}
         for value in _result_constants(formula.expr):
             if isinstance(value, ir.Const) and isinstance(value.value, str) and value.value not in allowed:
-                self.ctx.problems.append(raw.problem(
-                    f"'{value.value}' is not one of the options of {fs.name}",
-                    hint=did_you_mean(value.value, allowed) or "options: " + ", ".join(sorted(allowed))))
+                location = raw.source.formula_location(raw.path, value.start) if isinstance(raw.data, str) \
+                    else raw.loc()
+                self.ctx.problems.append(Problem(
+                    f"'{value.value}' is not one of the options of {fs.name}", location, raw.where(),
+                    did_you_mean(value.value, allowed) or "options: " + ", ".join(sorted(allowed))))
 
 
 def _result_constants(expr: Any) -> Iterator[Any]:

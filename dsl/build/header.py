@@ -84,7 +84,7 @@ def stock_settings(ctx: BuildContext, header: Raw) -> StockSettings | None:
         if found is None:
             ok = False
         elif found.type not in kinds:
-            ctx.report(raw.at(key), f"stock.{key}: {item.name}.{found.name} must be {wanted}, not {found.type}")
+            ctx.report(raw.at(key), f"stock.{key}: {item.name}.{found.name} must be {wanted}, not a {found.type} field")
             ok = False
         else:
             named[key] = found.name

@@ -41,32 +41,68 @@ def _order(ctx: BuildContext, root: Entity, members: list[Entity]) -> tuple[str,
                 origins[(member.name, field.name)] = field.formula.origin
     graph = {node: sorted(dep for dep in _dependencies(expr) if dep in computed) for node, expr in computed.items()}
     order: list[Node] = []
-    state: dict[Node, int] = {}  # 1 visiting, 2 done
-    reported: set[frozenset[Node]] = set()
-
-    def visit(node: Node, path: list[Node]) -> None:
-        mark = state.get(node)
-        if mark == 2:
-            return
-        if mark == 1:
-            cycle = [*path[path.index(node):], node]
-            key = frozenset(cycle)
-            if key not in reported:
-                reported.add(key)
-                names = " → ".join(_display(root, n) for n in cycle)
-                ctx.problems.append(Problem(f"computed fields depend on each other in a circle: {names}",
-                                            origins.get(cycle[0]), None,
-                                            "one of them must be entered, not computed"))
-            return
-        state[node] = 1
-        for dep in graph[node]:
-            visit(dep, [*path, node])
-        state[node] = 2
-        order.append(node)
-
-    for node in sorted(computed):
-        visit(node, [])
+    for component in _components(graph):
+        if len(component) > 1 or component[0] in graph[component[0]]:
+            cycle = _cycle_in(component, graph)
+            names = " → ".join(_display(root, n) for n in cycle)
+            others = [_display(root, n) for n in component if n not in cycle]
+            if others:
+                names += f" (and {', '.join(others)} with them)"
+            ctx.problems.append(Problem(f"computed fields depend on each other in a circle: {names}",
+                                        origins.get(cycle[0]), None, "one of them must be entered, not computed"))
+        order.extend(sorted(component))
     return tuple(_display(root, node) for node in order)
+
+
+def _components(graph: dict[Node, list[Node]]) -> list[list[Node]]:
+    """Strongly connected components (Tarjan), each after the components it depends on."""
+    index: dict[Node, int] = {}
+    low: dict[Node, int] = {}
+    stack: list[Node] = []
+    on_stack: set[Node] = set()
+    result: list[list[Node]] = []
+
+    def visit(node: Node) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for dep in graph[node]:
+            if dep not in index:
+                visit(dep)
+                low[node] = min(low[node], low[dep])
+            elif dep in on_stack:
+                low[node] = min(low[node], index[dep])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            result.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return result
+
+
+def _cycle_in(component: list[Node], graph: dict[Node, list[Node]]) -> list[Node]:
+    """A circle through the component's first node that visits every node of it when one exists."""
+    members = set(component)
+    start = component[0]
+    path = [start]
+    seen = {start}
+    while True:
+        successors = [d for d in graph[path[-1]] if d in members]
+        unvisited = [d for d in successors if d not in seen]
+        if unvisited:
+            path.append(unvisited[0])
+            seen.add(unvisited[0])
+            continue
+        closing = start if start in successors else next((d for d in successors if d in seen), start)
+        return [*path[path.index(closing):], closing] if closing in path else [*path, start]
 
 
 def _display(root: Entity, node: Node) -> str:

@@ -7,7 +7,9 @@ that a syntax error is reported at its line in the template file rather than whe
 
 from __future__ import annotations
 
+import difflib
 import os
+import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,9 +18,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from dsl.assemble import Raw
 from dsl.build.context import BuildContext, label_of
-from dsl.build.dashboards import visible
 from dsl.model import Entity, Label, PrintFormat
-from dsl.problems import Location, Problem, did_you_mean
+from dsl.problems import Location, Problem
 
 MAX_TEMPLATE_BYTES = 1024 * 1024
 DEFAULT_PAPER = "A4"
@@ -36,8 +37,6 @@ def build_print_formats(ctx: BuildContext, entities: Mapping[str, Entity]) -> di
     defaults: dict[str, tuple[str, Raw]] = {}  # entity → the print format that is its default
     for name, raw in ctx.assembly.concepts["print_formats"].items():
         shape = ctx.entity_ref(raw.at("entity"), f"print format {name}")
-        if shape is not None and not visible(ctx, raw.at("entity"), shape):
-            shape = None
         template = raw.get("template")
         source = _template_source(ctx, name, raw, environment) if isinstance(template, str) and template else None
         is_default = raw.get("default") is True
@@ -73,13 +72,19 @@ def _template_source(ctx: BuildContext, name: str, raw: Raw, environment: Sandbo
         ctx.report(at, f"{what}: write the template's path relative to this file, not as an absolute path",
                    hint="e.g. templates/delivery_note.html")
         return None
-    path = (folder / written).resolve()
-    if not path.is_relative_to(root):
-        ctx.report(at, f"{what}: the template {written} is outside the {_owner(raw)} folder",
-                   hint=f"put the template inside {os.path.normpath(root)}" if root else None)
+    try:
+        path = (folder / written).resolve()
+        inside = path.is_relative_to(root)
+        exists = inside and path.is_file()
+    except (OSError, ValueError):  # a NUL character, a symlink loop...
+        ctx.report(at, f"{what}: '{written}' is not a usable file path")
         return None
-    if not path.is_file():
-        ctx.report(at, f"{what}: there is no template file {display}", hint=_missing_hint(folder, written, path))
+    if not inside:
+        ctx.report(at, f"{what}: the template {written} is outside {_owner(raw)}",
+                   hint="keep templates next to the YAML files, e.g. in a templates/ folder")
+        return None
+    if not exists:
+        ctx.report(at, f"{what}: there is no template file {display}", hint=_missing_hint(folder, written, display))
         return None
     try:
         size = path.stat().st_size
@@ -120,22 +125,31 @@ def _root_folder(ctx: BuildContext, raw: Raw) -> Path:
 
 
 def _owner(raw: Raw) -> str:
-    return f"module {raw.module}'s" if raw.module else "app's"
+    return f"the folder of module {raw.module}" if raw.module else "the app's folder"
 
 
-def _missing_hint(folder: Path, written: str, path: Path) -> str | None:
-    """Did-you-mean among the .html files near the YAML file, or the .html files of the template's folder."""
-    nearby = sorted({p.relative_to(folder).as_posix() for pattern in ("*.html", "*/*.html")
-                     for p in folder.glob(pattern) if p.is_file()})
-    hint = did_you_mean(written, nearby)
-    if hint:
-        return hint
-    search = path.parent if path.parent.is_dir() else folder
-    listed = sorted(p.name for p in search.glob("*.html") if p.is_file())
-    if listed:
-        more = f" and {len(listed) - _MAX_LISTED} more" if len(listed) > _MAX_LISTED else ""
-        return f".html files in {os.path.normpath(search)}: " + ", ".join(listed[:_MAX_LISTED]) + more
-    return f"there are no .html files in {os.path.normpath(search)}"
+def _missing_hint(folder: Path, written: str, display: str) -> str | None:
+    """Did-you-mean among the .html files of the template's folder (or, when that folder does not exist, near the
+    YAML file), else the .html files there."""
+    search = Path(os.path.dirname(display) or ".")
+    if search.is_dir():
+        listed = sorted(p.name for p in search.glob("*.html") if p.is_file())
+        prefix = posixpath.dirname(written.replace(os.sep, "/"))
+        stems = {Path(name).stem: name for name in listed}  # compared without .html, which always matches
+        close = difflib.get_close_matches(Path(written).stem, list(stems), n=2, cutoff=0.6)
+        suggestions = [posixpath.join(prefix, stems[stem]) for stem in close]
+        where = f"in {os.path.normpath(search)}"
+    else:
+        listed = sorted({p.relative_to(folder).as_posix() for pattern in ("*.html", "*/*.html")
+                         for p in folder.glob(pattern) if p.is_file()})
+        suggestions = difflib.get_close_matches(written, listed, n=2, cutoff=0.6)
+        where = f"under {os.path.normpath(folder)}"
+    if suggestions:
+        return "did you mean " + " or ".join(f"'{s}'" for s in suggestions) + "?"
+    if not listed:
+        return f"there are no .html files {where}"
+    more = f" and {len(listed) - _MAX_LISTED} more" if len(listed) > _MAX_LISTED else ""
+    return f".html files {where}: " + ", ".join(listed[:_MAX_LISTED]) + more
 
 
 __all__ = ["build_print_formats", "print_environment"]

@@ -30,9 +30,13 @@ class _RowScope:
 
 
 class Checker:
-    def __init__(self, catalog: Catalog, registry: Registry, entity: str | None) -> None:
+    def __init__(self, catalog: Catalog, registry: Registry, entity: str | None, *,
+                 aggregate_records: bool = False) -> None:
         self.catalog = catalog
         self.registry = registry
+        # Dashboards: SUM(total) adds up `total` over the records of the query (a group of them).
+        self.aggregate_records = aggregate_records
+        self._record_level: int | None = None
         self.root: EntityInfo | None = catalog.entity(entity) if entity else None
         if entity and self.root is None:
             raise ValueError(f"unknown entity {entity!r}")
@@ -92,10 +96,14 @@ class Checker:
         if entity is None:
             raise FormulaError(f"'{node.name}' cannot be used here: this formula is not about a record",
                                node.start)
+        if self.aggregate_records and self._record_level is None:
+            raise FormulaError(f"'{node.name}' must be inside an aggregate here, like SUM({node.name}) or "
+                               f"MAX({node.name}): this value sums up a group of records", node.start)
+        level = self._record_level or 0
         if not node.is_label and node.name == "parent" and entity.parent and "parent" not in entity.fields:
-            return ir.ParentRef(t.record(entity.parent), node.start, node.end, entity.parent, 0)
+            return ir.ParentRef(t.record(entity.parent), node.start, node.end, entity.parent, level)
         info = self._lookup(entity, node.name, node.is_label, node.start)
-        return ir.FieldRef(info.type, node.start, node.end, entity.name, info.name, 0)
+        return ir.FieldRef(info.type, node.start, node.end, entity.name, info.name, level)
 
     def _lookup(self, entity: EntityInfo, name: str, is_label: bool, position: int) -> FieldInfo:
         if is_label:
@@ -265,6 +273,9 @@ class Checker:
                 raise FormulaError("COALESCE needs at least one value", node.start)
             args = tuple(self._expr(arg) for arg in node.args)
             return ir.Coalesce(self._unify_all(args, node.args, "COALESCE"), node.start, node.end, args)
+        if name in AGGREGATES and self.aggregate_records and self._record_level is None \
+                and not self._mentions_rows(node):
+            return self._record_aggregate(node)
         if name in AGGREGATES and (name in ("SUM", "COUNT", "AVG") or self._mentions_rows(node)):
             return self._aggregate(node)
         spec = self.registry.get(name)
@@ -408,6 +419,45 @@ class Checker:
         assert self.root is not None
         return ir.Aggregate(result, node.start, node.end, name, self.root.name, table.name, child.name, 0,
                             value, where)
+
+    def _record_aggregate(self, node: s.Call) -> ir.Expr:
+        """SUM(total), COUNT(), COUNT(qty > 0)... over the records of a query (dashboards)."""
+        name = node.function
+        assert self.root is not None
+        if len(node.args) > 2 or (name != "COUNT" and not node.args):
+            raise FormulaError(f"{name} takes a field and an optional condition here, like {name}(total)",
+                               node.start)
+        self._record_level = 1
+        try:
+            value = self._expr(node.args[0]) if node.args and not (name == "COUNT" and len(node.args) == 1
+                                                                   and self._is_condition(node.args[0])) else None
+            where = None
+            if name == "COUNT" and len(node.args) == 1 and value is None:
+                where = self._expr(node.args[0])
+            elif len(node.args) == 2:
+                where = self._expr(node.args[1])
+            if where is not None:
+                self._require(where, _BOOL, node.args[-1], f"{name}'s condition")
+        finally:
+            self._record_level = None
+        if value is not None and name in ("SUM", "AVG"):
+            self._require(value, _NUMBER, node.args[0], name)
+        elif value is not None and name in ("MIN", "MAX"):
+            self._require(value, _ORDERED, node.args[0], name)
+        if name == "COUNT":
+            result = t.INT
+        elif name == "SUM":
+            result = t.INT if value is not None and value.type.kind is Kind.INT else t.DECIMAL
+        elif name == "AVG":
+            result = t.DECIMAL
+        else:
+            result = value.type if value is not None and value.type.kind is not Kind.NULL else t.DECIMAL
+        return ir.Aggregate(result, node.start, node.end, name, self.root.name, None, self.root.name, 0,
+                            value, where)
+
+    def _is_condition(self, node: s.Node) -> bool:
+        return (isinstance(node, s.Binary) and node.op in ("=", "<>", "<", "<=", ">", ">=", "AND", "OR")) or (
+            isinstance(node, s.Unary) and node.op == "NOT") or isinstance(node, s.In)
 
     # --- helpers ------------------------------------------------------------------------------------
 

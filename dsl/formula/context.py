@@ -15,6 +15,10 @@ class EvalContext(Protocol):
 
     def now(self) -> dt.datetime: ...
 
+    def current_user(self) -> Mapping[str, Any] | None:
+        """The signed-in user's record (id, name, full_name, email...), for CURRENT_USER(); None if nobody."""
+        ...
+
     def fetch(self, entity: str, key: Any) -> Mapping[str, Any] | None:
         """The record of `entity` with id `key`, for `customer.credit_limit` when only the id is at hand."""
         ...
@@ -24,10 +28,12 @@ class SimpleContext:
     """A clock in the app's time zone (or a fixed one, for tests) and an optional record fetcher."""
 
     def __init__(self, timezone: str = "Asia/Shanghai", *, now: dt.datetime | None = None,
-                 records: Mapping[str, Mapping[Any, Mapping[str, Any]]] | None = None) -> None:
+                 records: Mapping[str, Mapping[Any, Mapping[str, Any]]] | None = None,
+                 user: Mapping[str, Any] | None = None) -> None:
         self._zone = ZoneInfo(timezone)
         self._fixed = now
         self._records = records or {}
+        self._user = user
 
     def now(self) -> dt.datetime:
         if self._fixed is not None:
@@ -36,6 +42,9 @@ class SimpleContext:
 
     def today(self) -> dt.date:
         return self.now().date()
+
+    def current_user(self) -> Mapping[str, Any] | None:
+        return self._user
 
     def fetch(self, entity: str, key: Any) -> Mapping[str, Any] | None:
         try:

@@ -141,13 +141,15 @@ class Registry:
 
 
 def _rounding_type(args: tuple[ir.Expr, ...]) -> Type:
-    from dsl.formula.ir import Const
+    from dsl.formula.ir import Const, Op
 
     # ROUND(x), ROUND(x, 0) or ROUND(x, -2) is a whole number, so it can be stored in an int field.
     if len(args) == 1:
         return t.INT
-    digits = args[1]
-    if isinstance(digits, Const) and digits.value is not None and digits.value <= 0:
+    digits, sign = args[1], 1
+    if isinstance(digits, Op) and digits.op == "neg":  # -2 is neg(2)
+        digits, sign = digits.args[0], -1
+    if isinstance(digits, Const) and digits.value is not None and sign * digits.value <= 0:
         return t.INT
     return t.DECIMAL
 
@@ -241,6 +243,9 @@ def _builtins() -> list[FunctionSpec]:
         _spec("NOW", [], t.DATETIME, lambda context: context.now(),
               "The current date and time (in the app's time zone).", "NOW()", needs_context=True,
               volatile=True),
+        _spec("CURRENT_USER", [], t.record("user"), lambda context: context.current_user(),
+              "The user the formula runs for (blank when nobody is signed in); use it in row rules.",
+              "created_by = CURRENT_USER()", needs_context=True, volatile=True),
         _spec("DATE", [Param("year", number), Param("month", number), Param("day", number)], t.DATE,
               rt.make_date, "A date; months and days beyond their range roll over, as in Excel.",
               "DATE(2026, 13, 1) → 2027-01-01"),

@@ -98,13 +98,14 @@ class Call(Expr):
 class Aggregate(Expr):
     """SUM / COUNT / AVG / MIN / MAX over the child rows of table field `table` of the record at `level`.
 
-    `value` and `where` are evaluated per row, with the row at scope level + 1.
+    `value` and `where` are evaluated per row, with the row at scope level + 1. With `table` None the
+    aggregate goes over the records of a query (dashboards): level 0 is then the group of records.
     """
 
     function: str
-    entity: str  # the entity that has the table field
-    table: str  # the table field
-    child: str  # the child entity
+    entity: str  # the entity that has the table field (or whose records are aggregated)
+    table: str | None  # the table field; None: the query's records
+    child: str  # the child entity (or the entity itself)
     level: int
     value: Expr | None
     where: Expr | None

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 from functools import lru_cache
 from importlib import resources
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from dsl.formula import syntax as s
 from dsl.formula.errors import FormulaError
 
 MAX_FORMULA_LENGTH = 10_000
+MAX_NUMBER_DIGITS = 60  # digits before or after the point in a number literal (stored values have 18)
 
 _TERMINAL_NAMES = {
     "NAME": "a field or function name",
@@ -68,12 +69,21 @@ def _lark() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-def _number(text: str) -> int | Decimal:
+def _number(text: str, position: int) -> int | Decimal:
     if text.isdigit():
+        if len(text.lstrip("0")) > MAX_NUMBER_DIGITS:
+            raise FormulaError(f"this number has more than {MAX_NUMBER_DIGITS} digits", position)
         return int(text)
     value = Decimal(text)
+    exponent = value.as_tuple().exponent
+    if (value and value.adjusted() >= MAX_NUMBER_DIGITS) or exponent < -MAX_NUMBER_DIGITS:  # type: ignore[operator]
+        raise FormulaError(f"this number has more than {MAX_NUMBER_DIGITS} digits before or after the point",
+                           position)
     # 1E3 would print as "1E+3"; keep literals in plain positional form.
-    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
+    return value.quantize(Decimal(1), context=_LITERALS) if exponent > 0 else value  # type: ignore[operator]
+
+
+_LITERALS = Context(prec=2 * MAX_NUMBER_DIGITS)
 
 
 def _string(text: str) -> str:
@@ -83,7 +93,7 @@ def _string(text: str) -> str:
 @v_args(meta=True)
 class _Build(Transformer):
     def number(self, meta, children):
-        return s.Number(meta.start_pos, meta.end_pos, _number(str(children[0])))
+        return s.Number(meta.start_pos, meta.end_pos, _number(str(children[0]), meta.start_pos))
 
     def string(self, meta, children):
         return s.String(meta.start_pos, meta.end_pos, _string(str(children[0])))
@@ -158,6 +168,12 @@ def parse(text: str) -> s.Node:
         return _BUILD.transform(tree)
     except UnexpectedInput as error:
         raise _syntax_error(text, error) from None
+    except VisitError as error:  # raised while building the tree: lark wraps what the builder raises
+        if isinstance(error.orig_exc, FormulaError):
+            raise error.orig_exc from None
+        if isinstance(error.orig_exc, RecursionError):
+            raise FormulaError("the formula is nested too deeply", 0) from None
+        raise
     except RecursionError:
         raise FormulaError("the formula is nested too deeply", 0) from None
 

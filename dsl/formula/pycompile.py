@@ -39,11 +39,13 @@ def _in(value: Any, options: Any) -> bool | None:
         return None
     if options is None:
         return None
+    if isinstance(value, dt.date):  # a date is the date-time at its midnight, as with =
+        value = _as_datetime(value)
     found_blank = False
     for option in options:
         if option is None:
             found_blank = True
-        elif option == value:
+        elif option == value or (isinstance(option, dt.date) and _as_datetime(option) == value):
             return True
     return None if found_blank else False
 
@@ -54,11 +56,22 @@ def _not_in(value: Any, options: Any) -> bool | None:
 
 
 def _sum(values: list[Any]) -> Any:
+    # Whole numbers add up as ints until the first Decimal; from then on the total is a Decimal and every
+    # value goes through the exact context (rt.add).
     total: Any = 0
-    for value in values:
+    remaining = iter(values)
+    for value in remaining:
         if value is not None:
-            total = rt.add(total, value) if isinstance(value, Decimal) or isinstance(total, Decimal) \
-                else total + value
+            if isinstance(value, Decimal):
+                total = rt.add(total, value)
+                break
+            total = total + value
+    else:
+        return total
+    add = rt.add
+    for value in remaining:
+        if value is not None:
+            total = add(total, value)
     return total
 
 
@@ -78,8 +91,8 @@ def _extreme(values: list[Any], largest: bool) -> Any:
     return max(present) if largest else min(present)
 
 
-def _as_datetime(value: dt.date) -> dt.datetime:
-    if isinstance(value, dt.datetime):
+def _as_datetime(value: dt.date | None) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
         return value
     return dt.datetime(value.year, value.month, value.day)
 
@@ -105,12 +118,19 @@ _HELPERS: dict[str, Any] = {
 _DEFAULT_CONTEXT = SimpleContext()
 
 _COMPARE = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+# Operators that give a value (never blank) when none of their operands is blank; & never gives a blank.
+_NEVER_BLANK_OPS = frozenset({"+", "-", "*", "/", "neg", "%", "date+", "date-", "days", "&", "NOT", *_COMPARE})
+
+
+def _is_concat(spec: Any) -> bool:
+    return spec.python is rt.concat and not spec.needs_context and not spec.propagate_null
 
 
 class _Writer:
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = dict(_HELPERS)
         self._ids = itertools.count()
+        self._never_blank_seen: dict[int, bool] = {}  # id(node) -> _never_blank(node)
 
     def temp(self) -> str:
         return f"_t{next(self._ids)}"
@@ -126,6 +146,50 @@ class _Writer:
         name = f"_f{next(self._ids)}"
         self.namespace[name] = spec_python
         return name
+
+    @staticmethod
+    def constant(node: ir.Expr) -> tuple[bool, Any]:
+        """(True, value) when `node` has a value known at compile time: a constant, a constant percentage
+        (13%) or a negated whole number; (False, None) otherwise."""
+        if isinstance(node, ir.Const):
+            return True, node.value
+        if isinstance(node, ir.Op) and node.op in ("%", "neg") and isinstance(node.args[0], ir.Const):
+            value = node.args[0].value
+            if node.op == "neg":
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return True, -value
+                return False, None
+            if isinstance(value, int | Decimal) and not isinstance(value, bool):
+                try:
+                    return True, rt.percent(value)
+                except ArithmeticError:  # pragma: no cover - left for run time, where it is reported
+                    return False, None
+        return False, None
+
+    def _present(self, node: ir.Expr) -> bool:
+        """Whether `node` is a constant that is not blank."""
+        known, value = self.constant(node)
+        return known and value is not None
+
+    def _never_blank(self, node: ir.Expr) -> bool:
+        """Whether `node` can be seen at compile time never to be blank: a constant, text joined with & or
+        CONCAT, SUM and COUNT, a COALESCE with one of these, or an operator on such values."""
+        seen = self._never_blank_seen.get(id(node))
+        if seen is not None:
+            return seen
+        result = self._present(node)
+        if not result:
+            match node:
+                case ir.Op(op=op, args=args) if op in _NEVER_BLANK_OPS:
+                    result = op == "&" or all(self._never_blank(arg) for arg in args)
+                case ir.Call(function=spec):
+                    result = _is_concat(spec)
+                case ir.Coalesce(args=args):
+                    result = any(self._never_blank(arg) for arg in args)
+                case ir.Aggregate(function=function):
+                    result = function in ("SUM", "COUNT")
+        self._never_blank_seen[id(node)] = result
+        return result
 
     # ---------------------------------------------------------------------------------------------
 
@@ -146,24 +210,65 @@ class _Writer:
     def _RecordRef(self, node: ir.RecordRef) -> str:
         return self._record(node.level)
 
+    def _linked(self, entity: str, value: str) -> str:
+        """The linked record: `value` itself when it is a dict (the usual case), else _follow's answer."""
+        temp = self.temp()
+        return f"({temp} if type({temp} := {value}) is dict else _follow(c, {entity!r}, {temp}))"
+
     def _ParentRef(self, node: ir.ParentRef) -> str:
-        return f"_follow(c, {node.entity!r}, {self._record(node.level)}.get('parent'))"
+        return self._linked(node.entity, f"{self._record(node.level)}.get('parent')")
 
     def _Follow(self, node: ir.Follow) -> str:
         base = self.expr(node.base)
         if node.base.type.kind is Kind.RECORD and not isinstance(node.base, ir.ParentRef):
-            base = f"_follow(c, {node.entity!r}, {base})"
+            base = self._linked(node.entity, base)
         record = self.temp()
         return f"(None if ({record} := {base}) is None else {record}.get({node.field!r}))"
 
-    def _strict(self, args: list[str], body: Callable[[list[str]], str], nulls: bool = True) -> str:
-        """Evaluate every argument, then: blank if any is blank (when `nulls`), else `body(temps)`."""
-        temps = [self.temp() for _ in args]
-        bound = ", ".join(f"({temp} := {arg})" for temp, arg in zip(temps, args, strict=True))
-        if not nulls:
-            return f"(({bound}), {body(temps)})[-1]"
-        test = " or ".join(f"{temp} is None" for temp in temps)
-        return f"(None if (({bound}), {test})[-1] else {body(temps)})"
+    def _text(self, node: ir.Expr) -> str:
+        """`node` as text, the way `&` and CONCAT read it (rt.to_text)."""
+        known, value = self.constant(node)
+        if known:
+            try:
+                return self.const(rt.to_text(value))
+            except FormulaRuntimeError:  # pragma: no cover - the checker only lets textual values through
+                pass
+        code = self.expr(node)
+        if (isinstance(node, ir.Op) and node.op == "&") or (isinstance(node, ir.Call) and _is_concat(node.function)):
+            return code  # already text
+        # The usual run-time types first, inline (what rt.to_text does for them); anything else goes to _text.
+        temp = self.temp()
+        if node.type.kind is Kind.TEXT:
+            return f"({temp} if type({temp} := {code}) is str else _text({temp}))"
+        if node.type.kind is Kind.INT:
+            return f"(str({temp}) if type({temp} := {code}) is int else _text({temp}))"
+        return f"_text({code})"
+
+    def _strict(self, nodes: tuple[ir.Expr, ...] | list[ir.Expr], args: list[str],
+                body: Callable[[list[str]], str], nulls: bool = True) -> str:
+        """Evaluate every argument (`args`, compiled from `nodes`) in order, then: blank if any is blank
+        (when `nulls`), else `body(values)`.
+
+        When no argument can be blank (see _never_blank), `body(args)` evaluates them in order by itself.
+        Otherwise constants go into `body` as they are, and the other arguments are bound to temporaries,
+        each tested with `is None` right after it is evaluated; the tests are joined with `|`, which, unlike
+        `or`, still evaluates every argument (so an error in a later one is not hidden by a blank).
+        """
+        if not nulls or all(self._never_blank(node) for node in nodes):
+            return body(args)
+        values, tests = [], []
+        for node, arg in zip(nodes, args, strict=True):
+            if self._present(node):
+                values.append(arg)
+                continue
+            temp = self.temp()
+            values.append(temp)
+            tests.append(f"(({temp} := {arg}) is None)")
+        if not tests:
+            return body(values)
+        if len(tests) == 1:
+            return f"(None if {tests[0][1:-1]} else {body(values)})"
+        return f"(None if {' | '.join(tests)} else {body(values)})"
 
     def _Op(self, node: ir.Op) -> str:
         op, args = node.op, node.args
@@ -176,36 +281,55 @@ class _Writer:
             return (f"(True if ({a} := {self.expr(args[0])}) is True else (True if ({b} := "
                     f"{self.expr(args[1])}) is True else (None if {a} is None or {b} is None else False)))")
         if op == "NOT":
-            return self._strict([self.expr(args[0])], lambda v: f"(not {v[0]})")
+            return self._strict(args, [self.expr(args[0])], lambda v: f"(not {v[0]})")
         if op == "&":
-            return f"(_text({self.expr(args[0])}) + _text({self.expr(args[1])}))"
+            return f"({self._text(args[0])} + {self._text(args[1])})"
         if op in ("IN", "NOT_IN"):
+            options = self._constant_options(args[1])
+            if options is not None:  # `x IN (1, 2, 3)`: a tuple made once; `in` compares as _in does
+                test = "in" if op == "IN" else "not in"
+                return self._strict(args[:1], [self.expr(args[0])], lambda v: f"({v[0]} {test} {options})")
             helper = "_in" if op == "IN" else "_not_in"
             return f"{helper}({self.expr(args[0])}, {self.expr(args[1])})"
+        known, value = self.constant(node)
+        if known:
+            return self.const(value)
         compiled = [self.expr(arg) for arg in args]
         if op in _COMPARE:
             kinds = {a.type.kind for a in args}
             if kinds == {Kind.DATE, Kind.DATETIME}:
                 compiled = [f"_as_dt({c})" for c in compiled]
             symbol = _COMPARE[op]
-            return self._strict(compiled, lambda v: f"({v[0]} {symbol} {v[1]})")
+            return self._strict(args, compiled, lambda v: f"({v[0]} {symbol} {v[1]})")
         if op == "neg":
-            return self._strict(compiled, lambda v: f"(-{v[0]})")
+            return self._strict(args, compiled, lambda v: f"(-{v[0]})")
         if op == "%":
-            return self._strict(compiled, lambda v: f"_pct({v[0]})")
+            return self._strict(args, compiled, lambda v: f"_pct({v[0]})")
         if op == "date+":
-            return self._strict(compiled, lambda v: f"_date_plus({v[0]}, {v[1]})")
+            return self._strict(args, compiled, lambda v: f"_date_plus({v[0]}, {v[1]})")
         if op == "date-":
-            return self._strict(compiled, lambda v: f"_date_plus({v[0]}, -{v[1]})")
+            return self._strict(args, compiled, lambda v: f"_date_plus({v[0]}, -{v[1]})")
         if op == "days":
-            return self._strict(compiled, lambda v: f"({v[0]} - {v[1]}).days")
+            return self._strict(args, compiled, lambda v: f"({v[0]} - {v[1]}).days")
         if op == "/":
-            return self._strict(compiled, lambda v: f"_div({v[0]}, {v[1]})")
+            return self._strict(args, compiled, lambda v: f"_div({v[0]}, {v[1]})")
         integers = all(a.type.kind is Kind.INT for a in args)
         if integers:
-            return self._strict(compiled, lambda v: f"({v[0]} {op} {v[1]})")
+            return self._strict(args, compiled, lambda v: f"({v[0]} {op} {v[1]})")
         helper = {"+": "_add", "-": "_sub", "*": "_mul"}[op]
-        return self._strict(compiled, lambda v: f"{helper}({v[0]}, {v[1]})")
+        return self._strict(args, compiled, lambda v: f"{helper}({v[0]}, {v[1]})")
+
+    def _constant_options(self, node: ir.Expr) -> str | None:
+        """A list of constants none of which is blank, as a constant tuple (for IN); else None."""
+        if not isinstance(node, ir.ListExpr):
+            return None
+        values = []
+        for item in node.items:
+            known, value = self.constant(item)
+            if not known or value is None:
+                return None
+            values.append(value)
+        return self.const(tuple(values))
 
     def _ListExpr(self, node: ir.ListExpr) -> str:
         return "(" + "".join(f"{self.expr(item)}, " for item in node.items) + ")"
@@ -213,28 +337,42 @@ class _Writer:
     def _If(self, node: ir.If) -> str:
         code = self.expr(node.default) if node.default is not None else "None"
         for condition, value in reversed(node.branches):
+            if isinstance(condition, ir.Const):  # IFS(…, TRUE, x): x; a blank or FALSE branch is never taken
+                code = self.expr(value) if condition.value is True else code
+                continue
             code = f"({self.expr(value)} if {self.expr(condition)} else {code})"
         return code
 
     def _Coalesce(self, node: ir.Coalesce) -> str:
-        code = "None"
-        for arg in reversed(node.args):
+        args = list(node.args)
+        for index, arg in enumerate(args):
+            if self._present(arg):  # a constant: the values after it are never reached
+                args = args[: index + 1]
+                break
+        code = self.expr(args[-1]) if self._present(args[-1]) else "None"
+        for arg in reversed(args[:-1] if self._present(args[-1]) else args):
             temp = self.temp()
             code = f"({temp} if ({temp} := {self.expr(arg)}) is not None else {code})"
         return code
 
     def _Call(self, node: ir.Call) -> str:
         spec = node.function
+        if _is_concat(spec):  # CONCAT(a, b, …) is a & b & …
+            return "(" + " + ".join(self._text(arg) for arg in node.args) + ")" if node.args else "''"
         function = self.function(spec.python)
         args = [self.expr(arg) for arg in node.args]
         prefix = ["c"] if spec.needs_context else []
         if not args:
             return f"{function}({', '.join(prefix)})"
-        return self._strict(args, lambda v: f"{function}({', '.join(prefix + v)})", nulls=spec.propagate_null)
+        return self._strict(node.args, args, lambda v: f"{function}({', '.join(prefix + v)})",
+                            nulls=spec.propagate_null)
 
     def _Aggregate(self, node: ir.Aggregate) -> str:
         row = self._record(node.level + 1)
-        source = f"_rows({self._record(node.level)}[{node.table!r}])"
+        if node.table is None:  # dashboards: level 0 is the list of the group's records
+            source = f"_rows({self._record(node.level)})"
+        else:
+            source = f"_rows({self._record(node.level)}[{node.table!r}])"
         where = f" if {self.expr(node.where)}" if node.where is not None else ""
         value = self.expr(node.value) if node.value is not None else "1"
         items = f"[{value} for {row} in {source}{where}]"
@@ -242,7 +380,7 @@ class _Writer:
             case "SUM":
                 return f"_sum({items})"
             case "COUNT":
-                return f"_count({items})"
+                return f"len({items})" if node.value is None else f"_count({items})"
             case "AVG":
                 return f"_avg({items})"
             case "MIN":

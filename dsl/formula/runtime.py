@@ -30,6 +30,7 @@ CTX = Context(prec=60, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
 DIVISION_PLACES = 10
 _DIVISION_QUANTUM = Decimal(1).scaleb(-DIVISION_PLACES)
 MAX_POWER = 100
+_MAX_POWER_BITS = 3_400_000  # about 10^1,000,000: as far as CTX's decimals go (Emax)
 
 add = CTX.add
 subtract = CTX.subtract
@@ -61,6 +62,8 @@ def power(base: Number, exponent: Number) -> Number:
         return 1  # Excel shows #NUM! for 0^0; like most languages we give 1
     if n > 0:
         if isinstance(base, int) and isinstance(exponent, int):
+            if abs(base).bit_length() * n > _MAX_POWER_BITS:  # 2^100^100^100… would eat all memory
+                raise FormulaRuntimeError("POWER: the result is too large")
             return base**n
         return CTX.power(to_decimal(base), n)
     return divide(1, CTX.power(to_decimal(base), -n))
@@ -81,6 +84,8 @@ def _digits(n: Number) -> int:
 def _quantize(value: Number, digits: Number, rounding: str) -> Decimal:
     d = to_decimal(value)
     places = _digits(digits)
+    if places > -d.as_tuple().exponent and d.adjusted() + places >= CTX.prec:  # type: ignore[operator]
+        return d  # nothing to round, and that many zeros would not fit: ROUND(1.5, 100) is 1.5
     result = d.quantize(Decimal(1).scaleb(-places), rounding=rounding, context=CTX)
     if places < 0:  # 1.2E+3 → 1200: keep results in positional form
         result = result.quantize(Decimal(1), context=CTX)
@@ -353,8 +358,13 @@ def _format_number(value: Decimal, pattern: str) -> str:
         value = CTX.multiply(value, 100)
     places = len(match.group("frac") or "")
     rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=CTX)
-    grouping = "," in match.group("int")
-    text = f"{abs(rounded):{',' if grouping else ''}.{places}f}"
+    whole, _, fraction = f"{abs(rounded):.{places}f}".partition(".")
+    # Each 0 before the point is a digit always shown ("000" shows 7 as 007); # shows a digit only if needed.
+    whole = whole.lstrip("0").rjust(match.group("int").count("0"), "0")
+    if "," in match.group("int"):
+        head = len(whole) % 3 or 3
+        whole = ",".join([whole[:head], *(whole[i: i + 3] for i in range(head, len(whole), 3))])
+    text = whole + ("." + fraction if places else "")
     if rounded < 0:
         text = "-" + text
     return match.group("prefix") + text + suffix

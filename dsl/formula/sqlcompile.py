@@ -44,11 +44,11 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-from dsl.formula import ir
+from dsl.formula import functions, ir
 from dsl.formula import runtime as rt
 from dsl.formula.context import EvalContext, SimpleContext
 from dsl.formula.functions import FunctionSpec
-from dsl.formula.sqlforms import NUMERIC, PG, NoSqlForm, pg_divide, pg_raise, pg_text
+from dsl.formula.sqlforms import NUMERIC, PG, NoSqlForm, pg_add_days, pg_divide, pg_raise, pg_text
 from dsl.formula.types import Kind, Type
 from dsl.sqltypes import DecimalText, ExactDecimal, ScaledResult
 
@@ -71,6 +71,9 @@ class _Value:
     type: Type
     scale: int | None = None  # SQLite: a scaled integer (a decimal column as stored) with this scale
 
+
+_PG_TYPES = {Kind.INT: BigInteger(), Kind.DECIMAL: NUMERIC, Kind.TEXT: Text(), Kind.BOOL: Boolean(),
+             Kind.DATE: Date(), Kind.DATETIME: DateTime()}
 
 _KIND_CODES = {Kind.INT: "i", Kind.DECIMAL: "d", Kind.TEXT: "t", Kind.BOOL: "b", Kind.DATE: "D",
                Kind.DATETIME: "T"}
@@ -100,8 +103,7 @@ class SqlCompiler:
 
     def condition(self, expr: ir.Expr, table: FromClause) -> ColumnElement[bool]:
         """A WHERE condition over rows of `table` (blank counts as false, as in IF)."""
-        value = self._root(expr, table)
-        return value.sql if self.dialect == PG else value.sql == 1
+        return self._truth(self._root(expr, table))
 
     def value(self, expr: ir.Expr, table: FromClause | None = None) -> ColumnElement[Any]:
         """The formula's value for each row of `table`, typed so that results read back as Python values."""
@@ -177,7 +179,7 @@ class SqlCompiler:
         base = self._compile(expr.base)
         target = self.tables.table(expr.entity).alias()
         column = self._column(target, expr.field, expr.type)
-        subquery = select(column.sql).where(target.c.id == base.sql).scalar_subquery()
+        subquery = select(column.sql).where(target.c.id == base.sql).correlate_except(target).scalar_subquery()
         return _Value(subquery, expr.type, column.scale)
 
     # --- representation helpers (SQLite) --------------------------------------------------------------
@@ -194,9 +196,19 @@ class SqlCompiler:
         """SQLite: a number as jxc's functions take it (an integer or canonical text)."""
         return func.jxc_unscale(value.sql, value.scale) if value.scale is not None else value.sql
 
+    def _truth(self, value: _Value) -> Any:
+        """A condition's value as SQL's boolean test (blank is unknown, so it selects nothing)."""
+        if self.dialect == PG:
+            return self._conform(value, Type(Kind.BOOL))
+        return value.sql == 1
+
     def _conform(self, value: _Value, target: Type) -> Any:
         """The value in the representation that `target` uses, for CASE branches, IN lists, COALESCE."""
         kind = target.kind
+        if self.dialect == PG and value.type.kind is Kind.NULL and kind in _PG_TYPES:
+            # An always-blank value (BLANK(), IF(c, BLANK())) has no type of its own in PostgreSQL, where
+            # an untyped NULL passed through COALESCE or CASE becomes text.
+            return cast(value.sql, _PG_TYPES[kind])
         if self.dialect == SQLITE:
             if kind is Kind.DECIMAL:
                 return self._decimal_text(value)
@@ -234,7 +246,7 @@ class SqlCompiler:
             return self._logic(expr)
         if op == "NOT":
             operand = self._compile(expr.args[0])
-            return _Value(not_(operand.sql) if self.dialect == PG else case(
+            return _Value(not_(self._truth(operand)) if self.dialect == PG else case(
                 (operand.sql == 1, false()), (operand.sql == 0, true()), else_=null()), expr.type)
         if op == "&":
             left, right = (self._compile(arg) for arg in expr.args)
@@ -255,12 +267,12 @@ class SqlCompiler:
             l_true, l_false = left.sql == 1, left.sql == 0
             r_true, r_false = right.sql == 1, right.sql == 0
         else:
+            left = _Value(self._truth(left), left.type)
+            right = _Value(self._truth(right), right.type)
             l_true, l_false = left.sql.is_(True), left.sql.is_(False)
             r_true, r_false = right.sql.is_(True), right.sql.is_(False)
-        if not _may_raise(expr.args[1]):
-            combined = and_(left.sql, right.sql) if is_and else or_(left.sql, right.sql)
-            if self.dialect == PG:
-                return _Value(combined, expr.type)
+            if not _may_raise(expr.args[1]):
+                return _Value(and_(left.sql, right.sql) if is_and else or_(left.sql, right.sql), expr.type)
         # Left to right, stopping as soon as the result is known (so a guard protects what follows it),
         # with SQL's three-valued logic for blanks.
         decided, value = (l_false, false()) if is_and else (l_true, true())
@@ -274,7 +286,7 @@ class SqlCompiler:
                   ">=": "__ge__"}[op]
         kinds = {a.type.kind, b.type.kind}
         if self.dialect == PG:
-            left, right = a.sql, b.sql
+            left, right = self._conform(a, b.type), self._conform(b, a.type)
             if Kind.TEXT in kinds and op not in ("=", "<>"):
                 left, right = left.collate("C"), right
             return _Value(getattr(left, symbol)(right), result)
@@ -321,13 +333,15 @@ class SqlCompiler:
         if op == "neg":
             (value,) = args
             if self.dialect == PG or integers:
-                return _Value(-value.sql, result)
+                return _Value(-self._conform(value, result), result)
             return _Value(func.jxc_neg(self._udf_number(value)), result)
         if op == "%":
             (value,) = args
             if self.dialect == PG:
-                return _Value(value.sql * literal(Decimal("0.01"), NUMERIC), result)
+                return _Value(self._conform(value, result) * literal(Decimal("0.01"), NUMERIC), result)
             return _Value(func.jxc_pct(self._udf_number(value)), result)
+        if self.dialect == PG:
+            args = [_Value(self._conform(arg, result), arg.type) for arg in args]
         a, b = args
         if op == "/":
             if self.dialect == PG:
@@ -346,8 +360,9 @@ class SqlCompiler:
                 return _Value(a.sql - b.sql, expr.type)
             return _Value(func.jxc_call("DAYS_BETWEEN", "DD", b.sql, a.sql), expr.type)
         if self.dialect == PG:
-            days = cast(func.trunc(cast(b.sql, NUMERIC)), Integer)
-            return _Value(a.sql + days if expr.op == "date+" else a.sql - days, expr.type)
+            days = func.trunc(cast(b.sql, NUMERIC))
+            return _Value(pg_add_days(a.sql, days if expr.op == "date+" else -days, "the date is out of range",
+                                      Date()), expr.type)
         count = self._udf_number(b)
         if expr.op == "date-":
             count = func.jxc_neg(count)
@@ -375,14 +390,15 @@ class SqlCompiler:
     def _If(self, expr: ir.If) -> _Value:
         whens = []
         for condition, value in expr.branches:
-            test = self._compile(condition)
-            when = test.sql if self.dialect == PG else test.sql == 1
+            when = self._truth(self._compile(condition))
             whens.append((when, self._conform(self._compile(value), expr.type)))
         default = self._conform(self._compile(expr.default), expr.type) if expr.default is not None else null()
         return _Value(case(*whens, else_=default), expr.type)
 
     def _Coalesce(self, expr: ir.Coalesce) -> _Value:
         args = [self._conform(self._compile(arg), expr.type) for arg in expr.args]
+        if len(args) == 1:  # SQLite's coalesce() wants at least two arguments
+            return _Value(args[0], expr.type)
         return _Value(func.coalesce(*args), expr.type)
 
     def _Call(self, expr: ir.Call) -> _Value:
@@ -400,7 +416,8 @@ class SqlCompiler:
             return self._sqlite_python_call(spec, expr, args)
         if form is None:
             raise NoSqlForm(f"{spec.name} has no SQL form for PostgreSQL")
-        return _Value(form([a.sql for a in args], expr.args), expr.type)
+        typed = [self._conform(arg, _argument_type(spec, index, expr.type)) for index, arg in enumerate(args)]
+        return _Value(form(typed, expr.args), expr.type)
 
     def _sqlite_python_call(self, spec: FunctionSpec, expr: ir.Call, args: list[_Value]) -> _Value:
         if spec.needs_context:
@@ -414,6 +431,8 @@ class SqlCompiler:
         return _Value(call, expr.type)
 
     def _Aggregate(self, expr: ir.Aggregate) -> _Value:
+        if expr.table is None:
+            return self._record_aggregate(expr)
         outer = self._table(expr.level)
         child = self.tables.table(expr.child).alias()
         self._levels.append(child)
@@ -424,14 +443,35 @@ class SqlCompiler:
             self._levels.pop()
         conditions = [child.c.parent_id == outer.c.id]
         if where is not None:
-            conditions.append(where.sql if self.dialect == PG else where.sql == 1)
+            conditions.append(self._truth(where))
         aggregate, scale = self._aggregate_of(expr, value)
-        subquery = select(aggregate).where(*conditions).scalar_subquery()
+        subquery = select(aggregate).where(*conditions).correlate_except(child).scalar_subquery()
         if expr.function in ("SUM", "COUNT"):
             zero = literal(0, BigInteger) if scale is not None or expr.type.kind is Kind.INT or self.dialect == PG \
                 else literal("0", String)
             subquery = func.coalesce(subquery, zero)
         return _Value(subquery, expr.type, scale)
+
+    def _record_aggregate(self, expr: ir.Aggregate) -> _Value:
+        """SUM(total) over the rows of the query itself (the caller adds GROUP BY)."""
+        table = self._table(expr.level)
+        self._levels.append(table)
+        try:
+            value = self._compile(expr.value) if expr.value is not None else None
+            where = self._compile(expr.where) if expr.where is not None else None
+        finally:
+            self._levels.pop()
+        if where is not None:
+            test = where.sql if self.dialect == PG else where.sql == 1
+            if value is None:
+                return _Value(func.count(case((test, 1))), expr.type)
+            value = _Value(case((test, value.sql)), value.type, value.scale)
+        aggregate, scale = self._aggregate_of(expr, value)
+        if expr.function == "SUM":
+            zero = literal(0, BigInteger) if scale is not None or expr.type.kind is Kind.INT or self.dialect == PG \
+                else literal("0", String)
+            aggregate = func.coalesce(aggregate, zero)
+        return _Value(aggregate, expr.type, scale)
 
     def _aggregate_of(self, expr: ir.Aggregate, value: _Value | None) -> tuple[Any, int | None]:
         name = expr.function
@@ -451,6 +491,20 @@ class SqlCompiler:
             return function(value.sql), value.scale
         function = {"SUM": func.jxc_sum, "MIN": func.jxc_min, "MAX": func.jxc_max}[name]
         return function(value.sql), None
+
+
+def _argument_type(spec: FunctionSpec, index: int, result: Type) -> Type:
+    """The type a blank argument of a built-in function is given in PostgreSQL."""
+    if not spec.params:
+        return result
+    accepts = spec.params[min(index, len(spec.params) - 1)].accepts
+    if accepts is functions.NUMBER:
+        return Type(Kind.DECIMAL)
+    if accepts is functions.DATE_LIKE:
+        return Type(Kind.DATE)
+    if accepts is functions.ORDERED:
+        return result
+    return Type(Kind.TEXT)
 
 
 def _unify(a: Type, b: Type) -> Type:

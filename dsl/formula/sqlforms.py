@@ -8,10 +8,11 @@ on the rows that really have the problem.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Integer, Numeric, Text, case, cast, func, literal, null
+from sqlalchemy import BigInteger, Date, DateTime, Integer, Numeric, Text, and_, case, cast, func, literal, null
 from sqlalchemy.sql.elements import ColumnElement
 
 from dsl.formula import ir
@@ -54,9 +55,64 @@ def pg_text(value: ColumnElement[Any], type_: Type, *, blank_as_empty: bool) -> 
     return func.coalesce(converted, literal("", Text)) if blank_as_empty else converted
 
 
+def present(*values: ColumnElement[Any]) -> ColumnElement[Any]:
+    """None of the values is blank. Errors only fire when every argument is present: in Python a blank
+    argument makes the function's result blank before the function runs (MOD(blank, 0) is blank)."""
+    return and_(*(value.isnot(None) for value in values))
+
+
+def truncated(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A number truncated toward zero, as NUMERIC (so that no size overflows)."""
+    return func.trunc(cast(value, NUMERIC))
+
+
+def clamped(value: ColumnElement[Any], limit: int) -> ColumnElement[Any]:
+    """A NUMERIC whole number limited to ±limit, as an integer. For arguments whose meaning does not change
+    beyond the limit (a count of characters), or that were checked before (a number of days)."""
+    return cast(func.least(func.greatest(value, literal(-limit, NUMERIC)), literal(limit, NUMERIC)), Integer)
+
+
 def whole(value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A number truncated toward zero, as an integer (CAST alone would round in PostgreSQL)."""
-    return cast(func.trunc(cast(value, NUMERIC)), Integer)
+    """A number truncated toward zero, as an integer (CAST alone would round in PostgreSQL). Beyond what
+    an integer holds it is limited to ±2·10^9: a text never has that many characters."""
+    return clamped(truncated(value), 2_000_000_000)
+
+
+# Dates run from 0001-01-01 to 9999-12-31, as in Python; PostgreSQL would go further.
+FIRST_DATE = dt.date(1, 1, 1)
+LAST_ORDINAL = (dt.date(9999, 12, 31) - FIRST_DATE).days
+_DAYS_LIMIT = LAST_ORDINAL + 1
+_MONTHS_LIMIT = 12 * 10_000
+
+
+def _ordinal(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Days since 0001-01-01 of a date (or of a date and time's date)."""
+    return cast(value, Date) - literal(FIRST_DATE, Date)
+
+
+def _month_index(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """year * 12 + month - 1 of a date."""
+    return func.extract("year", value) * 12 + func.extract("month", value) - 1
+
+
+def pg_add_days(value: ColumnElement[Any], days: ColumnElement[Any], message: str,
+                result_type: Any) -> ColumnElement[Any]:
+    """value + `days` (a whole NUMERIC) days; an error beyond the years 1 to 9999."""
+    ordinal = _ordinal(value) + days
+    return case(
+        ((ordinal < 0) | (ordinal > LAST_ORDINAL), pg_raise(message, result_type)),
+        else_=cast(value + func.make_interval(0, 0, 0, clamped(days, _DAYS_LIMIT)), result_type),
+    )
+
+
+def pg_add_months(value: ColumnElement[Any], months: ColumnElement[Any], message: str,
+                  result_type: Any) -> ColumnElement[Any]:
+    """value + `months` (a whole NUMERIC) months, the month's last day if it is shorter (as Python)."""
+    year = func.floor((_month_index(value) + months) / 12)
+    return case(
+        ((year < 1) | (year > 9999), pg_raise(message, result_type)),
+        else_=cast(value + func.make_interval(0, clamped(months, _MONTHS_LIMIT)), result_type),
+    )
 
 
 def pg_divide(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -65,7 +121,7 @@ def pg_divide(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any
     # the result is the correctly rounded quotient, as in Python.
     widened = cast(a, NUMERIC) * literal("1." + "0" * 40, NUMERIC)
     return case(
-        (b == 0, pg_raise("division by zero", NUMERIC)),
+        ((b == 0) & present(a), pg_raise("division by zero", NUMERIC)),
         else_=func.round(widened / func.nullif(b, 0), 10),
     )
 
@@ -104,27 +160,23 @@ def _mod(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     a, b = args
     remainder = func.mod(a, b)
     return case(
-        (b == 0, pg_raise("division by zero", NUMERIC if nodes[0].type.kind is Kind.DECIMAL else BigInteger)),
+        ((b == 0) & present(a),
+         pg_raise("division by zero", NUMERIC if nodes[0].type.kind is Kind.DECIMAL else BigInteger)),
         (((remainder < 0) != (b < 0)) & (remainder != 0), remainder + b),
         else_=remainder,
     )
 
 
 def _power(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    from sqlalchemy import select
-
     base = args[0]
     node = nodes[1]
     if not (isinstance(node, ir.Const) and isinstance(node.value, int) and abs(node.value) <= MAX_INLINE_POWER):
         raise NoSqlForm("POWER with an exponent that is not a whole number up to 16 has no SQL form")
     n = node.value
-    if n == 0:
-        return literal(1, BigInteger)
-    inner = select(base.label("v")).subquery()
-    product = inner.c.v
-    for _ in range(abs(n) - 1):
-        product = product * inner.c.v
-    multiplied = select(product).scalar_subquery()
+    if n == 0:  # 0^0 is 1 too, but a blank stays blank
+        return case((base.is_(None), null()), else_=literal(1, BigInteger))
+    # jxc_power multiplies exactly (PostgreSQL's power() rounds to 16 places); bigint in, bigint out.
+    multiplied = func.jxc_power(base, literal(abs(n), Integer), type_=base.type)
     return multiplied if n > 0 else pg_divide(literal(1, NUMERIC), multiplied)
 
 
@@ -144,28 +196,28 @@ def _concat(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     return result
 
 
-def _count_checked(count: Any, function: str, body: Any) -> Any:
-    return case((count < 0, pg_raise(f"{function}: the number of characters cannot be negative", Text)),
-                else_=body)
+def _count_checked(value: Any, count: Any, function: str, body: Any) -> Any:
+    return case(((count < 0) & present(value),
+                 pg_raise(f"{function}: the number of characters cannot be negative", Text)), else_=body)
 
 
 def _left(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     value, count = _with_default(args, 2, literal(1, Integer))
-    return _count_checked(count, "LEFT", func.left(pg_text(value, nodes[0].type, blank_as_empty=False),
+    return _count_checked(value, count, "LEFT", func.left(pg_text(value, nodes[0].type, blank_as_empty=False),
                                                    whole(count)))
 
 
 def _right(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     value, count = _with_default(args, 2, literal(1, Integer))
-    return _count_checked(count, "RIGHT", func.right(pg_text(value, nodes[0].type, blank_as_empty=False),
+    return _count_checked(value, count, "RIGHT", func.right(pg_text(value, nodes[0].type, blank_as_empty=False),
                                                      whole(count)))
 
 
 def _mid(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     value, start, count = args
     return case(
-        (start < 1, pg_raise("MID: the start position must be 1 or more", Text)),
-        (count < 0, pg_raise("MID: the number of characters cannot be negative", Text)),
+        ((start < 1) & present(value, count), pg_raise("MID: the start position must be 1 or more", Text)),
+        ((count < 0) & present(value, start), pg_raise("MID: the number of characters cannot be negative", Text)),
         else_=func.substr(pg_text(value, nodes[0].type, blank_as_empty=False), whole(start), whole(count)),
     )
 
@@ -189,12 +241,17 @@ def _contains(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
 
 
 def _date(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    y, m, d = (whole(arg) for arg in args)
-    year = y + cast(func.floor(cast(m - 1, NUMERIC) / 12), Integer)
+    y, m, d = (truncated(arg) for arg in args)
+    year = y + func.floor((m - 1) / 12)
     month = func.mod(func.mod(m - 1, 12) + 12, 12) + 1
-    built = cast(func.make_date(year, month, 1) + func.make_interval(0, 0, 0, d - 1), Date)
-    return case(((year < 1) | (year > 9999), pg_raise("DATE: the year must be between 1 and 9999", Date)),
-                else_=built)
+    # The year is limited so that make_date never fails where the year's error does not fire (a blank day).
+    first = func.make_date(clamped(func.least(func.greatest(year, 1), 9999), 9999), cast(month, Integer), 1)
+    ordinal = _ordinal(first) + d - 1
+    return case(
+        (((year < 1) | (year > 9999)) & present(d), pg_raise("DATE: the year must be between 1 and 9999", Date)),
+        ((ordinal < 0) | (ordinal > LAST_ORDINAL), pg_raise("DATE: the date is out of range", Date)),
+        else_=cast(first + clamped(d - 1, _DAYS_LIMIT), Date),
+    )
 
 
 def _extract(part: str) -> SqlForm:
@@ -206,17 +263,19 @@ def _extract(part: str) -> SqlForm:
 
 def _dateadd(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     value, count, unit = _with_default(args, 3, literal("day", Text))
-    n = whole(count)
+    n = truncated(count)
     result_type = DateTime() if nodes[0].type.kind is Kind.DATETIME else Date()
     message = literal("DATEADD: unknown unit '", Text).op("||")(unit).op("||")(
         literal("'; use one of day, week, month, year", Text))
-    return cast(case(
-        (unit == "day", value + func.make_interval(0, 0, 0, n)),
-        (unit == "week", value + func.make_interval(0, 0, n)),
-        (unit == "month", value + func.make_interval(0, n)),
-        (unit == "year", value + func.make_interval(n)),
-        else_=pg_raise(message, DateTime()),
-    ), result_type)
+    days_message, months_message = "DATEADD: the date is out of range", "the date is out of range"
+    return case(
+        (~present(value, count, unit), null()),
+        (unit == "day", pg_add_days(value, n, days_message, result_type)),
+        (unit == "week", pg_add_days(value, n * 7, days_message, result_type)),
+        (unit == "month", pg_add_months(value, n, months_message, result_type)),
+        (unit == "year", pg_add_months(value, n * 12, months_message, result_type)),
+        else_=pg_raise(message, result_type),
+    )
 
 
 def _days_between(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
@@ -226,7 +285,7 @@ def _days_between(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
 
 def _edate(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     value, months = args
-    return cast(cast(value, Date) + func.make_interval(0, whole(months)), Date)
+    return pg_add_months(cast(value, Date), truncated(months), "the date is out of range", Date())
 
 
 def _weekday(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
@@ -235,7 +294,7 @@ def _weekday(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     dow = cast(func.extract("dow", value), Integer)
     isodow = cast(func.extract("isodow", value), Integer)
     return case((k == 1, dow + 1), (k == 2, isodow), (k == 3, isodow - 1),
-                else_=pg_raise("WEEKDAY: the type must be 1, 2 or 3", Integer))
+                (present(value, kind), pg_raise("WEEKDAY: the type must be 1, 2 or 3", Integer)), else_=null())
 
 
 def _isblank(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:

@@ -1,8 +1,9 @@
 """What each database needs before compiled formulas can run in it.
 
 SQLite: jxc registers its Python functions on every connection (dsl.formula.runtime), so that decimal
-arithmetic, dates and text functions give exactly the Python results. PostgreSQL: one PL/pgSQL function,
-jxc_raise(message), lets a formula stop with a clear error (division by zero) in SQL.
+arithmetic, dates and text functions give exactly the Python results. PostgreSQL: a PL/pgSQL function
+jxc_raise(message) lets a formula stop with a clear error (division by zero) in SQL, and jxc_power(x, n)
+raises to a whole power exactly.
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ CREATE OR REPLACE FUNCTION jxc_raise(message text) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   RAISE EXCEPTION USING MESSAGE = message, ERRCODE = '{RAISE_SQLSTATE}';
+END
+$$;
+CREATE OR REPLACE FUNCTION jxc_power(base numeric, n integer) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE result numeric := 1;
+BEGIN
+  FOR i IN 1..n LOOP result := result * base; END LOOP;
+  RETURN result;
+END
+$$;
+CREATE OR REPLACE FUNCTION jxc_power(base bigint, n integer) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE result bigint := 1;
+BEGIN
+  FOR i IN 1..n LOOP result := result * base; END LOOP;
+  RETURN result;
 END
 $$;
 """

@@ -38,7 +38,9 @@ class Type:
 
     def __str__(self) -> str:
         if self.kind is Kind.RECORD:
-            return f"a {self.entity} record" if self.entity else "a record"
+            if not self.entity:
+                return "a record"
+            return f"{'an' if self.entity[0] in 'aeiou' else 'a'} {self.entity} record"
         if self.kind is Kind.ROWS:
             return f"the rows of {self.entity}"
         if self.kind is Kind.LIST:
