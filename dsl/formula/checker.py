@@ -273,8 +273,12 @@ class Checker:
                 raise FormulaError("COALESCE needs at least one value", node.start)
             args = tuple(self._expr(arg) for arg in node.args)
             return ir.Coalesce(self._unify_all(args, node.args, "COALESCE"), node.start, node.end, args)
-        if name in AGGREGATES and self.aggregate_records and self._record_level is None \
-                and not self._mentions_rows(node):
+        if name in AGGREGATES and self.aggregate_records and self._record_level is None:
+            if self._mentions_rows(node):
+                raise FormulaError(
+                    f"{name} here adds up records; the rows of a table cannot be added up inside it", node.start,
+                    f"give {self.root.name if self.root else 'the entity'} a computed field such as "
+                    f"SUM(lines.qty) and use {name}(that_field)")
             return self._record_aggregate(node)
         if name in AGGREGATES and (name in ("SUM", "COUNT", "AVG") or self._mentions_rows(node)):
             return self._aggregate(node)
@@ -397,7 +401,9 @@ class Checker:
         finally:
             self._rows.pop()
         value: ir.Expr | None = first
-        if isinstance(first, ir.RecordRef):
+        if name == "COUNT" and first.type.kind is Kind.BOOL and where is None:
+            value, where = None, first  # COUNT(lines.qty > 0): the rows where it is TRUE, as in dashboards
+        elif isinstance(first, ir.RecordRef):
             if name != "COUNT":
                 raise FormulaError(f"{name} needs a column of the table, like {table.name}.amount",
                                    node.args[0].start)
@@ -429,17 +435,22 @@ class Checker:
                                node.start)
         self._record_level = 1
         try:
-            value = self._expr(node.args[0]) if node.args and not (name == "COUNT" and len(node.args) == 1
-                                                                   and self._is_condition(node.args[0])) else None
+            value = self._expr(node.args[0]) if node.args else None
             where = None
-            if name == "COUNT" and len(node.args) == 1 and value is None:
-                where = self._expr(node.args[0])
+            if name == "COUNT" and len(node.args) == 1 and value is not None and value.type.kind is Kind.BOOL:
+                value, where = None, value  # COUNT(qty > 0): the records where it is TRUE
             elif len(node.args) == 2:
                 where = self._expr(node.args[1])
             if where is not None:
                 self._require(where, _BOOL, node.args[-1], f"{name}'s condition")
         finally:
             self._record_level = None
+        for part in (value, where):
+            if part is not None and any(isinstance(n, ir.Aggregate) for n in ir.walk(part)):
+                raise FormulaError(
+                    f"{name} here adds up records; the rows of a table cannot be added up inside it",
+                    node.start, f"give {self.root.name} a computed field such as SUM(lines.qty) and use "
+                                f"{name}(that_field)")
         if value is not None and name in ("SUM", "AVG"):
             self._require(value, _NUMBER, node.args[0], name)
         elif value is not None and name in ("MIN", "MAX"):
@@ -454,10 +465,6 @@ class Checker:
             result = value.type if value is not None and value.type.kind is not Kind.NULL else t.DECIMAL
         return ir.Aggregate(result, node.start, node.end, name, self.root.name, None, self.root.name, 0,
                             value, where)
-
-    def _is_condition(self, node: s.Node) -> bool:
-        return (isinstance(node, s.Binary) and node.op in ("=", "<>", "<", "<=", ">", ">=", "AND", "OR")) or (
-            isinstance(node, s.Unary) and node.op == "NOT") or isinstance(node, s.In)
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -494,6 +501,8 @@ class Checker:
                 return str(value)
             case s.String(value=value):
                 return f'"{value}"'
+            case s.Boolean(value=value):
+                return "TRUE" if value else "FALSE"
             case s.Call(function=function):
                 return f"{function}(…)"
         return "this"

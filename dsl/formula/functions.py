@@ -235,7 +235,7 @@ def _builtins() -> list[FunctionSpec]:
         _spec("CONTAINS", [Param("text", textual), Param("part", textual)], t.BOOL, rt.contains,
               "Whether the text contains the part (capital letters matter).",
               'CONTAINS("不锈钢管", "钢") → TRUE'),
-        _spec("TEXT", [Param("value", ANYTHING), Param("format", text)], t.TEXT, rt.text_format,
+        _spec("TEXT", [Param("value", SCALAR), Param("format", text)], t.TEXT, rt.text_format,
               'Formats a number or date with an Excel format such as "#,##0.00", "0%" or "yyyy-mm-dd".',
               'TEXT(1234.5, "#,##0.00") → "1,234.50"'),
         _spec("TODAY", [], t.DATE, lambda context: context.today(), "Today's date (in the app's time zone).",

@@ -104,6 +104,38 @@ def _date_plus(value: dt.date, days: Any) -> dt.date:
         raise FormulaRuntimeError("the date is out of range") from None
 
 
+def _key(value: Any) -> Any:
+    """A record compares by its id, whether it is at hand as a mapping or only as its id."""
+    return value.get("id") if isinstance(value, Mapping) else value
+
+
+def _linear(first: Any, *rest: Any) -> Any:
+    """first ± the others, exactly: `rest` alternates signs (+1 or -1) and values."""
+    total = first
+    for index in range(0, len(rest), 2):
+        total = rt.add(total, rest[index + 1]) if rest[index] > 0 else rt.subtract(total, rest[index + 1])
+    return total
+
+
+def _product(first: Any, *rest: Any) -> Any:
+    total = first
+    for value in rest:
+        total = rt.multiply(total, value)
+    return total
+
+
+def _arithmetic_message(error: ArithmeticError | ValueError) -> str:
+    from decimal import DivisionByZero, InvalidOperation, Overflow
+
+    if isinstance(error, DivisionByZero | ZeroDivisionError):
+        return "division by zero"
+    if isinstance(error, Overflow | OverflowError):
+        return "the number is too large"
+    if isinstance(error, InvalidOperation):
+        return "the number is too large or the calculation is not possible"
+    return str(error) or type(error).__name__
+
+
 def _missing(error: KeyError) -> FormulaRuntimeError:
     return FormulaRuntimeError(f"the record has no value for {error.args[0]!r}")
 
@@ -112,8 +144,12 @@ _HELPERS: dict[str, Any] = {
     "_follow": _follow, "_rows": _rows, "_in": _in, "_not_in": _not_in, "_sum": _sum, "_avg": _avg,
     "_count": _count, "_extreme": _extreme, "_as_dt": _as_datetime, "_date_plus": _date_plus,
     "_missing": _missing, "_text": rt.to_text, "_add": rt.add, "_sub": rt.subtract, "_mul": rt.multiply,
-    "_div": rt.divide, "_pct": rt.percent, "_FormulaRuntimeError": FormulaRuntimeError,
+    "_div": rt.divide, "_pct": rt.percent, "_FormulaRuntimeError": FormulaRuntimeError, "_key": _key,
+    "_linear": _linear, "_product": _product, "_arithmetic_message": _arithmetic_message,
 }
+# Generated code nests a few parentheses per level of the formula; Python's parser allows 200. Subtrees
+# deeper than this become functions of their own, so any formula the checker accepts compiles.
+_SPLIT_DEPTH = 12
 
 _DEFAULT_CONTEXT = SimpleContext()
 
@@ -131,6 +167,9 @@ class _Writer:
         self.namespace: dict[str, Any] = dict(_HELPERS)
         self._ids = itertools.count()
         self._never_blank_seen: dict[int, bool] = {}  # id(node) -> _never_blank(node)
+        self._depth = 0
+        self._rows_in_scope: list[str] = []  # row variables of enclosing aggregates (_r1, _r2…)
+        self.functions: list[str] = []  # sources of functions split off deep subtrees
 
     def temp(self) -> str:
         return f"_t{next(self._ids)}"
@@ -195,7 +234,26 @@ class _Writer:
 
     def expr(self, node: ir.Expr) -> str:
         method = getattr(self, "_" + type(node).__name__)
-        return method(node)
+        if self._depth >= _SPLIT_DEPTH and not isinstance(node, ir.Const | ir.FieldRef | ir.RecordRef):
+            return self._split(node, method)
+        self._depth += 1
+        try:
+            return method(node)
+        finally:
+            self._depth -= 1
+
+    def _split(self, node: ir.Expr, method: Callable[[ir.Expr], str]) -> str:
+        """Compile `node` as a function of its own and call it, so that no source nests too deeply."""
+        outer = self._depth
+        self._depth = 0
+        try:
+            body = method(node)
+        finally:
+            self._depth = outer
+        name = f"_g{next(self._ids)}"
+        parameters = ", ".join(["r0", "c", *self._rows_in_scope])
+        self.functions.append(f"def {name}({parameters}):\n    return {body}\n")
+        return f"{name}({parameters})"
 
     @staticmethod
     def _record(level: int) -> str:
@@ -283,7 +341,11 @@ class _Writer:
         if op == "NOT":
             return self._strict(args, [self.expr(args[0])], lambda v: f"(not {v[0]})")
         if op == "&":
-            return f"({self._text(args[0])} + {self._text(args[1])})"
+            return "(" + " + ".join(self._text(part) for part in self._chain(node, ("&",))) + ")"
+        if op in ("IN", "NOT_IN") and args[0].type.kind is Kind.RECORD:
+            helper = "_in" if op == "IN" else "_not_in"
+            options = self.expr(args[1])
+            return f"{helper}(_key({self.expr(args[0])}), [_key(o) for o in ({options}) or ()])"
         if op in ("IN", "NOT_IN"):
             options = self._constant_options(args[1])
             if options is not None:  # `x IN (1, 2, 3)`: a tuple made once; `in` compares as _in does
@@ -299,6 +361,8 @@ class _Writer:
             kinds = {a.type.kind for a in args}
             if kinds == {Kind.DATE, Kind.DATETIME}:
                 compiled = [f"_as_dt({c})" for c in compiled]
+            if Kind.RECORD in kinds:
+                compiled = [f"_key({c})" for c in compiled]
             symbol = _COMPARE[op]
             return self._strict(args, compiled, lambda v: f"({v[0]} {symbol} {v[1]})")
         if op == "neg":
@@ -313,11 +377,46 @@ class _Writer:
             return self._strict(args, compiled, lambda v: f"({v[0]} - {v[1]}).days")
         if op == "/":
             return self._strict(args, compiled, lambda v: f"_div({v[0]}, {v[1]})")
-        integers = all(a.type.kind is Kind.INT for a in args)
-        if integers:
-            return self._strict(args, compiled, lambda v: f"({v[0]} {op} {v[1]})")
-        helper = {"+": "_add", "-": "_sub", "*": "_mul"}[op]
-        return self._strict(args, compiled, lambda v: f"{helper}({v[0]}, {v[1]})")
+        return self._arithmetic_chain(node)
+
+    def _arithmetic_chain(self, node: ir.Op) -> str:
+        """a + b - c + … or a * b * … in one flat expression (exact, so the grouping does not matter)."""
+        ops = ("+", "-") if node.op in ("+", "-") else ("*",)
+        signed = self._signed_chain(node, ops)
+        nodes = [part for _, part in signed]
+        compiled = [self.expr(part) for part in nodes]
+        if all(part.type.kind is Kind.INT for part in nodes):
+            def body(values: list[str]) -> str:
+                text = values[0]
+                for (sign, _), value in zip(signed[1:], values[1:], strict=True):
+                    text += f" {sign} {value}"
+                return f"({text})"
+            return self._strict(nodes, compiled, body)
+        if ops == ("*",):
+            return self._strict(nodes, compiled, lambda v: f"_product({', '.join(v)})")
+        if len(signed) == 2:
+            helper = "_add" if signed[1][0] == "+" else "_sub"
+            return self._strict(nodes, compiled, lambda v: f"{helper}({v[0]}, {v[1]})")
+
+        def linear(values: list[str]) -> str:
+            parts = [values[0]]
+            for (sign, _), value in zip(signed[1:], values[1:], strict=True):
+                parts += ["1" if sign == "+" else "-1", value]
+            return f"_linear({', '.join(parts)})"
+        return self._strict(nodes, compiled, linear)
+
+    @staticmethod
+    def _signed_chain(node: ir.Expr, ops: tuple[str, ...]) -> list[tuple[str, ir.Expr]]:
+        """The operands of a left-nested chain of `ops`, each with the operator before it."""
+        parts: list[tuple[str, ir.Expr]] = []
+        while isinstance(node, ir.Op) and node.op in ops and len(node.args) == 2:
+            parts.append((node.op, node.args[1]))
+            node = node.args[0]
+        parts.append(("+", node))
+        return list(reversed(parts))
+
+    def _chain(self, node: ir.Expr, ops: tuple[str, ...]) -> list[ir.Expr]:
+        return [part for _, part in self._signed_chain(node, ops)]
 
     def _constant_options(self, node: ir.Expr) -> str | None:
         """A list of constants none of which is blank, as a constant tuple (for IN); else None."""
@@ -373,8 +472,12 @@ class _Writer:
             source = f"_rows({self._record(node.level)})"
         else:
             source = f"_rows({self._record(node.level)}[{node.table!r}])"
-        where = f" if {self.expr(node.where)}" if node.where is not None else ""
-        value = self.expr(node.value) if node.value is not None else "1"
+        self._rows_in_scope.append(row)
+        try:
+            where = f" if {self.expr(node.where)}" if node.where is not None else ""
+            value = self.expr(node.value) if node.value is not None else "1"
+        finally:
+            self._rows_in_scope.pop()
         items = f"[{value} for {row} in {source}{where}]"
         match node.function:
             case "SUM":
@@ -398,14 +501,14 @@ def compile_python(expr: ir.Expr, name: str = "formula") -> Compiled:
     writer = _Writer()
     writer.namespace["_default_context"] = _DEFAULT_CONTEXT
     body = writer.expr(expr)
-    source = (
+    source = "".join(writer.functions) + (
         "def formula(r0, c=_default_context):\n"
         "    try:\n"
         f"        return {body}\n"
         "    except KeyError as error:\n"
         "        raise _missing(error) from None\n"
         "    except (ArithmeticError, ValueError) as error:\n"
-        "        raise _FormulaRuntimeError(str(error) or type(error).__name__) from None\n"
+        "        raise _FormulaRuntimeError(_arithmetic_message(error)) from None\n"
     )
     code = compile(source, f"<formula {name}>", "exec")
     exec(code, writer.namespace)  # generated from the checked tree; no user text is in `source`

@@ -43,12 +43,14 @@ def to_decimal(value: Number) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(value)
 
 
+_context_divide = CTX.divide
+
+
 def divide(a: Number, b: Number) -> Decimal:
     """a / b rounded half away from zero to 10 decimal places; dividing by zero is an error."""
     if b == 0:
         raise FormulaRuntimeError("division by zero")
-    return CTX.divide(to_decimal(a), to_decimal(b)).quantize(_DIVISION_QUANTUM, rounding=ROUND_HALF_UP,
-                                                             context=CTX)
+    return _context_divide(a, b).quantize(_DIVISION_QUANTUM, ROUND_HALF_UP, CTX)
 
 
 def power(base: Number, exponent: Number) -> Number:
@@ -81,12 +83,18 @@ def _digits(n: Number) -> int:
     return int(n)  # Excel truncates num_digits toward zero
 
 
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(-18, 19)}
+
+
 def _quantize(value: Number, digits: Number, rounding: str) -> Decimal:
     d = to_decimal(value)
     places = _digits(digits)
     if places > -d.as_tuple().exponent and d.adjusted() + places >= CTX.prec:  # type: ignore[operator]
         return d  # nothing to round, and that many zeros would not fit: ROUND(1.5, 100) is 1.5
-    result = d.quantize(Decimal(1).scaleb(-places), rounding=rounding, context=CTX)
+    quantum = _QUANTA.get(places)
+    if quantum is None:
+        quantum = Decimal(1).scaleb(-places)
+    result = d.quantize(quantum, rounding, CTX)
     if places < 0:  # 1.2E+3 → 1200: keep results in positional form
         result = result.quantize(Decimal(1), context=CTX)
     return result
@@ -203,11 +211,18 @@ def _simple_case(text: str, upper: bool) -> str:
 
 
 def upper(text: object) -> str:
-    return _simple_case(to_text(text), upper=True)
+    value = to_text(text)
+    mapped = value.upper()  # no character maps to less than one, so the same length means one for one
+    return mapped if len(mapped) == len(value) else _simple_case(value, upper=True)
 
 
 def lower(text: object) -> str:
-    return _simple_case(to_text(text), upper=False)
+    value = to_text(text)
+    if "\u03a3" not in value:  # str.lower reads a capital sigma in context (final ς); per character otherwise
+        mapped = value.lower()
+        if len(mapped) == len(value):
+            return mapped
+    return _simple_case(value, upper=False)
 
 
 _SPACES = re.compile(" +")
@@ -215,7 +230,8 @@ _SPACES = re.compile(" +")
 
 def trim(text: object) -> str:
     """Excel's TRIM: strip spaces at both ends and collapse inner runs of spaces to one."""
-    return _SPACES.sub(" ", to_text(text).strip(" "))
+    value = to_text(text).strip(" ")
+    return _SPACES.sub(" ", value) if "  " in value else value
 
 
 def contains(text: object, part: object) -> bool:

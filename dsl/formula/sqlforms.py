@@ -68,8 +68,10 @@ def truncated(value: ColumnElement[Any]) -> ColumnElement[Any]:
 
 def clamped(value: ColumnElement[Any], limit: int) -> ColumnElement[Any]:
     """A NUMERIC whole number limited to ±limit, as an integer. For arguments whose meaning does not change
-    beyond the limit (a count of characters), or that were checked before (a number of days)."""
-    return cast(func.least(func.greatest(value, literal(-limit, NUMERIC)), literal(limit, NUMERIC)), Integer)
+    beyond the limit (a count of characters), or that were checked before (a number of days). Blank stays
+    blank (LEAST and GREATEST alone would ignore it)."""
+    bounded = func.least(func.greatest(value, literal(-limit, NUMERIC)), literal(limit, NUMERIC))
+    return cast(bounded + value * literal(0, NUMERIC), Integer)
 
 
 def whole(value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -245,7 +247,8 @@ def _date(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     year = y + func.floor((m - 1) / 12)
     month = func.mod(func.mod(m - 1, 12) + 12, 12) + 1
     # The year is limited so that make_date never fails where the year's error does not fire (a blank day).
-    first = func.make_date(clamped(func.least(func.greatest(year, 1), 9999), 9999), cast(month, Integer), 1)
+    in_range = func.least(func.greatest(year, literal(1, NUMERIC)), literal(9999, NUMERIC)) + year * 0
+    first = func.make_date(cast(in_range, Integer), cast(month, Integer), 1)
     ordinal = _ordinal(first) + d - 1
     return case(
         (((year < 1) | (year > 9999)) & present(d), pg_raise("DATE: the year must be between 1 and 9999", Date)),
