@@ -3,7 +3,6 @@ function (ROUND, MOD, TRIM, EDATE, WEEKDAY, DATE, LEFT/RIGHT/MID, TEXT...)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from decimal import Decimal as D
 from typing import Any
