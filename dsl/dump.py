@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -253,6 +254,8 @@ def dump_app(app: App) -> dict[str, Any]:
             stock.pop("count_tolerance")
         out["stock"] = stock
     out["entities"] = {name: dump_entity(e, app) for name, e in app.entities.items() if e.kind is not EntityKind.CHILD}
+    if app.user_fields:
+        out["extend"] = {"entities": {"user": {"fields": {n: dump_field(f, app) for n, f in app.user_fields.items()}}}}
     _put(out, "workflows", {n: dump_workflow(w) for n, w in app.workflows.items()} or None)
     _put(out, "alerts", {n: dump_alert(a) for n, a in app.alerts.items()} or None)
     _put(out, "roles", {n: dump_role(r) for n, r in app.roles.items()} or None)
@@ -273,10 +276,13 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
-    return dumper.represent_scalar("tag:yaml.org,2002:float", format(value, "f"))
+    text = format(value, "f")
+    return dumper.represent_scalar("tag:yaml.org,2002:float" if "." in text else "tag:yaml.org,2002:int", text)
 
 
 _Dumper.add_representer(Decimal, _represent_decimal)
+_Dumper.add_representer(MappingProxyType, lambda dumper, value: dumper.represent_dict(dict(value)))
+_Dumper.add_representer(tuple, lambda dumper, value: dumper.represent_list(list(value)))
 _Dumper.add_representer(dt.date, yaml.SafeDumper.represent_date)
 
 

@@ -190,7 +190,7 @@ class Entity:
     label: Label
     fields: Mapping[str, Field]
     origin: Location | None = field(compare=False)
-    module: str | None = None  # the module that defines it (None: the app itself)
+    module: str | None = field(default=None, compare=False)  # the module that defines it (None: the app)
     help: Label | None = None
     group: Label | None = None
     parent: str | None = None  # child entities: the entity whose table they are

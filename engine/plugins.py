@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -16,7 +16,9 @@ from engine import hookspecs
 BUILTIN_PLUGINS: tuple[str, ...] = ()
 
 
-def plugin_manager(extra: Iterable[object] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
+def plugin_manager(extra: Mapping[str, object] | Iterable[object] = (), *,
+                   entry_points: bool = True) -> pluggy.PluginManager:
+    """Built-in plugins, those installed under the `jxc` entry-point group, and `extra` (by name)."""
     manager = pluggy.PluginManager("jxc")
     manager.add_hookspecs(hookspecs)
     for module_name in BUILTIN_PLUGINS:
@@ -24,8 +26,9 @@ def plugin_manager(extra: Iterable[object] = (), *, entry_points: bool = True) -
         manager.register(module, name=module_name.rsplit(".", 1)[-1])
     if entry_points:
         manager.load_setuptools_entrypoints("jxc")
-    for plugin in extra:
-        manager.register(plugin)
+    named = extra.items() if isinstance(extra, Mapping) else ((None, plugin) for plugin in extra)
+    for name, plugin in named:
+        manager.register(plugin, name=name)
     manager.check_pending()  # a misspelt hook implementation is an error, not silently ignored
     return manager
 

@@ -45,7 +45,8 @@ ORDERED = Accepts("a number, a date or text", lambda v: v.kind in (
 
 
 def record_of(entity: str) -> Accepts:
-    return Accepts(f"a {entity} record", lambda v: v.kind is Kind.RECORD and v.entity in (None, entity))
+    article = "an" if entity[:1] in tuple("aeiou") else "a"
+    return Accepts(f"{article} {entity} record", lambda v: v.kind is Kind.RECORD and v.entity in (None, entity))
 
 
 @dataclass(frozen=True, slots=True)

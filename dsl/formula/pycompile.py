@@ -109,6 +109,10 @@ def _key(value: Any) -> Any:
     return value.get("id") if isinstance(value, Mapping) else value
 
 
+def _keys(values: Any) -> list[Any]:
+    return [_key(value) for value in values or ()]
+
+
 def _linear(first: Any, *rest: Any) -> Any:
     """first ± the others, exactly: `rest` alternates signs (+1 or -1) and values."""
     total = first
@@ -144,7 +148,7 @@ _HELPERS: dict[str, Any] = {
     "_follow": _follow, "_rows": _rows, "_in": _in, "_not_in": _not_in, "_sum": _sum, "_avg": _avg,
     "_count": _count, "_extreme": _extreme, "_as_dt": _as_datetime, "_date_plus": _date_plus,
     "_missing": _missing, "_text": rt.to_text, "_add": rt.add, "_sub": rt.subtract, "_mul": rt.multiply,
-    "_div": rt.divide, "_pct": rt.percent, "_FormulaRuntimeError": FormulaRuntimeError, "_key": _key,
+    "_div": rt.divide, "_pct": rt.percent, "_FormulaRuntimeError": FormulaRuntimeError, "_key": _key, "_keys": _keys,
     "_linear": _linear, "_product": _product, "_arithmetic_message": _arithmetic_message,
 }
 # Generated code nests a few parentheses per level of the formula; Python's parser allows 200. Subtrees
@@ -344,8 +348,7 @@ class _Writer:
             return "(" + " + ".join(self._text(part) for part in self._chain(node, ("&",))) + ")"
         if op in ("IN", "NOT_IN") and args[0].type.kind is Kind.RECORD:
             helper = "_in" if op == "IN" else "_not_in"
-            options = self.expr(args[1])
-            return f"{helper}(_key({self.expr(args[0])}), [_key(o) for o in ({options}) or ()])"
+            return f"{helper}(_key({self.expr(args[0])}), _keys({self.expr(args[1])}))"
         if op in ("IN", "NOT_IN"):
             options = self._constant_options(args[1])
             if options is not None:  # `x IN (1, 2, 3)`: a tuple made once; `in` compares as _in does
