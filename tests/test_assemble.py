@@ -247,3 +247,41 @@ def test_every_problem_is_reported_at_once(apps):
     assert "apps/shop/app.yaml:5:5: error: unknown key 'lable'" in text
     assert "apps/shop/app.yaml:7:13: error: 'strin' is not a known field type" in text
     assert "apps/shop/app.yaml:8:37: error: item has no field 'qtty'" in text
+
+
+def test_a_module_may_add_a_link_to_an_entity_it_includes(apps):
+    write_tree(apps, {
+        "apps/modules/catalog/module.yaml": CATALOG,
+        "apps/modules/stock/module.yaml": """
+            name: stock
+            include: [catalog]
+            entities:
+              warehouse:
+                fields: {code: string}
+            extend:
+              entities:
+                item:
+                  fields:
+                    default_warehouse: {type: link, link: warehouse}
+        """,
+        "apps/shop/app.yaml": "name: shop\ntitle: 小店\ninclude: [stock]\n",
+    })
+    assert load().entities["item"].fields["default_warehouse"].link == "warehouse"
+
+
+def test_roles_from_modules_that_are_not_included_are_refused(apps):
+    write_tree(apps, {
+        "apps/modules/catalog/module.yaml": CATALOG + "    roles:\n      buyer: {}\n",
+        "apps/modules/purchasing/module.yaml": PURCHASING.replace("include: [catalog]", "include: []") + """
+    workflows:
+      approval:
+        entity: purchase_order
+        states: {draft: {}, done: {submit: true}}
+        transitions:
+          - {action: finish, from: draft, to: done, roles: [buyer]}
+""",
+        "apps/shop/app.yaml": "name: shop\ntitle: 小店\ninclude: [catalog, purchasing]\n",
+    })
+    text = failure()
+    assert ("apps/modules/purchasing/module.yaml:15:57: error: transition finish: roles: role 'buyer' comes from "
+            "module catalog, which module purchasing does not include") in text

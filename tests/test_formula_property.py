@@ -578,7 +578,7 @@ def _check_formula(databases: Databases, source: str, orders: list[dict[str, Any
             assert selected == wanted, f"{source}\n  WHERE on {dialect} selects {selected}, python {wanted}"
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=int(os.environ.get("FORMULA_EXAMPLES", "150")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(source=formulas(),

@@ -177,6 +177,14 @@ class BuildContext:
         if name not in roles:
             self.report(raw, f"{what}: there is no role '{name}'", hint=did_you_mean(name, roles))
             return None
+        module = roles[name].module
+        if module != raw.module and module not in self.assembly.visible_modules(raw.module):
+            owner = f"module {raw.module}" if raw.module else "the app"
+            where = f"module {module}" if module else "the app"
+            self.report(raw, f"{what}: role '{name}' comes from {where}, which {owner} does not include",
+                        hint=f"add {module} to include:" if module else
+                        "a module only uses its own roles and those of the modules it includes")
+            return None
         return name
 
     # --- formulas ---------------------------------------------------------------------------------------

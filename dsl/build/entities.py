@@ -217,13 +217,8 @@ def _check_link_target(ctx: BuildContext, shape: EntityShape, field_shape: Field
                    hint=did_you_mean(field_shape.link, pool))
         field_shape.type = None
         return
-    if target.system or shape.module == target.module:
-        return
-    owner_module = shape.module
-    if target.module not in ctx.assembly.visible_modules(owner_module):
-        owner = f"module {owner_module}" if owner_module else "the app"
-        ctx.report(raw, f"'{field_shape.link}' comes from module {target.module}, which {owner} does not include",
-                   hint=f"add {target.module} to include: in {owner}'s {'module' if owner_module else 'app'}.yaml")
+    # What matters is who wrote the link: a module may add a link to an entity of a module it includes.
+    ctx.visible(raw, target)
 
 
 # --- phase 2: the model ---------------------------------------------------------------------------------

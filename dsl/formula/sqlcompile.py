@@ -305,9 +305,11 @@ class SqlCompiler:
 
         def scaled(value: _Value, scale: int) -> Any:
             if value.scale is not None:
-                return value.sql * (10 ** (scale - value.scale)) if scale > value.scale else value.sql
+                # A typed literal: a bare int would be bound through the column's ExactDecimal and scaled too.
+                factor = literal(10 ** (scale - value.scale), BigInteger)
+                return value.sql * factor if scale > value.scale else value.sql
             if value.type.kind is Kind.INT:
-                return value.sql * (10**scale) if scale else value.sql
+                return value.sql * literal(10**scale, BigInteger) if scale else value.sql
             return None
 
         def constant(value: _Value, scale: int) -> Any:
