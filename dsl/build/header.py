@@ -88,8 +88,8 @@ def stock_settings(ctx: BuildContext, header: Raw) -> StockSettings | None:
             ok = False
         else:
             named[key] = found.name
-    if not ok:
-        return None
+    if not ok or not isinstance(raw.get("item"), str) or not isinstance(raw.get("warehouse"), str):
+        return None  # what is missing or wrong has been reported
     tolerance = raw.get("count_tolerance", 3)
     return StockSettings(
         item=raw.data["item"], warehouse=raw.data["warehouse"], location=raw.get("location"),
