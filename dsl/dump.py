@@ -91,6 +91,7 @@ def _make_from(link: MakeFrom) -> dict[str, Any]:
                                  "fields": {k: f.source for k, f in link.lines.fields.items()}}
         _put(lines, "fulfil", link.lines.fulfil)
         _put(lines, "qty", link.lines.qty)
+        _put(lines, "limit", link.lines.limit if link.lines.limit != link.lines.qty else None)
         if link.lines.tolerance:
             lines["tolerance"] = link.lines.tolerance
         out["lines"] = lines

@@ -134,6 +134,7 @@ class LineMapping:
     fields: Mapping[str, Formula]
     fulfil: str | None = None  # source line field that the target's quantity adds to (received_qty)
     qty: str | None = None  # target line field that counts
+    limit: str | None = None  # source line field with the ordered quantity that fulfil may reach
     tolerance: Decimal = Decimal(0)  # percent of over-fulfilment allowed
 
 

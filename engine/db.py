@@ -50,12 +50,19 @@ def create_engine(url: str, *, registry: Registry | None = None, **options: Any)
 
         @event.listens_for(engine, "connect")
         def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # jxc begins transactions itself (below)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
             install_sqlite_functions(dbapi_connection, functions)
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # Take the write lock at the start: two transactions that read and then write would otherwise
+            # deadlock when both try to upgrade their read lock (SQLite then fails one at once).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if backend == "postgresql":

@@ -52,3 +52,45 @@ def jxc_settings_schema() -> dict[str, Any] | None:
         def jxc_settings_schema():
             return {"type": "object", "properties": {"webhook": {"type": "string"}}, "required": ["webhook"]}
     """
+
+
+@hookspec
+def jxc_before_submit(session: Any, entity: Any, record: dict[str, Any], connection: Any) -> str | None:
+    """Called before a document is submitted, inside its transaction; return a message to refuse it.
+
+    Every plugin is asked; the document is submitted only when none refuses, and the user sees every
+    refusal.
+
+    Example::
+
+        @hookimpl
+        def jxc_before_submit(session, entity, record, connection):
+            if entity.name == "sales_order" and record["total"] > 1_000_000:
+                return "orders above 1,000,000 need a signed contract first"
+    """
+
+
+@hookspec
+def jxc_after_submit(session: Any, entity: Any, record: dict[str, Any], connection: Any) -> None:
+    """Called after a document is submitted, inside the same transaction (an error undoes the submit).
+
+    Example::
+
+        @hookimpl
+        def jxc_after_submit(session, entity, record, connection):
+            if entity.stock:
+                post_stock_moves(connection, entity, record)
+    """
+
+
+@hookspec
+def jxc_after_cancel(session: Any, entity: Any, record: dict[str, Any], connection: Any) -> None:
+    """Called after a document is cancelled, inside the same transaction, to reverse what submit did.
+
+    Example::
+
+        @hookimpl
+        def jxc_after_cancel(session, entity, record, connection):
+            if entity.stock:
+                reverse_stock_moves(connection, entity, record)
+    """

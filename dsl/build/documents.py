@@ -249,8 +249,21 @@ class DocumentBuilder:
         tolerance = tolerance_of(raw.at("tolerance"))
         if tolerance > 100:
             ctx.report(raw.at("tolerance"), "the tolerance is a percentage from 0 to 100")
+        limit = None
+        if fulfil is not None:
+            limit_raw = raw.at("limit") if raw.get("limit") is not None else None
+            name = raw.get("limit") or qty
+            found = source_rows.fields.get(name) if isinstance(name, str) else None
+            if found is None or found.draft is None or not found.value_type.is_number:
+                place = limit_raw or raw.at("fulfil")
+                ctx.report(place, f"{what}: fulfil needs the ordered quantity of {source.name}'s lines: name it "
+                           f"with limit: (a number field of the source lines)",
+                           hint=did_you_mean(str(name), [n for n, f in source_rows.fields.items()
+                                                         if f.draft is not None and f.value_type.is_number]))
+            else:
+                limit = found.name
         return LineMapping(str(raw.get("from")), str(raw.get("to")), MappingProxyType(mapped), fulfil, qty,
-                           tolerance)
+                           limit, tolerance)
 
     def _progress(self, raw: Raw, source: EntityShape, lines: LineMapping | None, what: str) -> Progress | None:
         ctx = self.ctx

@@ -19,7 +19,7 @@ from dsl.formula import ir
 from dsl.formula import runtime as rt
 from dsl.formula.context import SimpleContext
 from dsl.formula.errors import FormulaRuntimeError
-from dsl.formula.types import Kind
+from dsl.formula.types import Kind, Type
 
 Compiled = Callable[..., Any]
 
@@ -349,6 +349,11 @@ class _Writer:
         if op in ("IN", "NOT_IN") and args[0].type.kind is Kind.RECORD:
             helper = "_in" if op == "IN" else "_not_in"
             return f"{helper}(_key({self.expr(args[0])}), _keys({self.expr(args[1])}))"
+        if op in ("IN", "NOT_IN") and isinstance(args[1], ir.ListExpr) and {Kind.DATE, Kind.DATETIME} <= {
+                arg.type.kind for arg in (args[0], *args[1].items)}:  # a date is the date at 00:00
+            helper = "_in" if op == "IN" else "_not_in"
+            items = "".join(f"_as_dt({self.expr(item)}), " for item in args[1].items)
+            return f"{helper}(_as_dt({self.expr(args[0])}), ({items}))"
         if op in ("IN", "NOT_IN"):
             options = self._constant_options(args[1])
             if options is not None:  # `x IN (1, 2, 3)`: a tuple made once; `in` compares as _in does
@@ -436,13 +441,20 @@ class _Writer:
     def _ListExpr(self, node: ir.ListExpr) -> str:
         return "(" + "".join(f"{self.expr(item)}, " for item in node.items) + ")"
 
+    def _as_type(self, node: ir.Expr, target: Type) -> str:
+        """`node` compiled as a value of `target`: a date where a date and time is expected is its 00:00."""
+        code = self.expr(node)
+        if target.kind is Kind.DATETIME and node.type.kind is Kind.DATE:
+            return f"_as_dt({code})"
+        return code
+
     def _If(self, node: ir.If) -> str:
-        code = self.expr(node.default) if node.default is not None else "None"
+        code = self._as_type(node.default, node.type) if node.default is not None else "None"
         for condition, value in reversed(node.branches):
             if isinstance(condition, ir.Const):  # IFS(…, TRUE, x): x; a blank or FALSE branch is never taken
-                code = self.expr(value) if condition.value is True else code
+                code = self._as_type(value, node.type) if condition.value is True else code
                 continue
-            code = f"({self.expr(value)} if {self.expr(condition)} else {code})"
+            code = f"({self._as_type(value, node.type)} if {self.expr(condition)} else {code})"
         return code
 
     def _Coalesce(self, node: ir.Coalesce) -> str:
@@ -451,10 +463,10 @@ class _Writer:
             if self._present(arg):  # a constant: the values after it are never reached
                 args = args[: index + 1]
                 break
-        code = self.expr(args[-1]) if self._present(args[-1]) else "None"
+        code = self._as_type(args[-1], node.type) if self._present(args[-1]) else "None"
         for arg in reversed(args[:-1] if self._present(args[-1]) else args):
             temp = self.temp()
-            code = f"({temp} if ({temp} := {self.expr(arg)}) is not None else {code})"
+            code = f"({temp} if ({temp} := {self._as_type(arg, node.type)}) is not None else {code})"
         return code
 
     def _Call(self, node: ir.Call) -> str:

@@ -187,7 +187,7 @@ def left(text: object, n: Number = 1) -> str:
 def right(text: object, n: Number = 1) -> str:
     count = _count(n, "RIGHT")
     value = to_text(text)
-    return value[len(value) - count:] if count else ""
+    return value[max(len(value) - count, 0):]
 
 
 def mid(text: object, start: Number, n: Number) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -22,7 +22,6 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
-    Integer,
     Numeric,
     String,
     Table,
@@ -41,7 +40,8 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from dsl.formula import functions, ir
@@ -71,6 +71,9 @@ class _Value:
     type: Type
     scale: int | None = None  # SQLite: a scaled integer (a decimal column as stored) with this scale
 
+
+_COMPARISONS = frozenset({operators.eq, operators.ne, operators.lt, operators.le, operators.gt, operators.ge,
+                          operators.in_op, operators.not_in_op})
 
 _PG_TYPES = {Kind.INT: BigInteger(), Kind.DECIMAL: NUMERIC, Kind.TEXT: Text(), Kind.BOOL: Boolean(),
              Kind.DATE: Date(), Kind.DATETIME: DateTime()}
@@ -200,6 +203,8 @@ class SqlCompiler:
         """A condition's value as SQL's boolean test (blank is unknown, so it selects nothing)."""
         if self.dialect == PG:
             return self._conform(value, Type(Kind.BOOL))
+        if isinstance(value.sql, BinaryExpression) and value.sql.operator in _COMPARISONS:
+            return value.sql  # `price > 1240` as it is, so that an index on price can serve it
         return value.sql == 1
 
     def _conform(self, value: _Value, target: Type) -> Any:
@@ -253,6 +258,11 @@ class SqlCompiler:
             return _Value(self._text(left).op("||")(self._text(right)), expr.type)
         if op in ("IN", "NOT_IN"):
             return self._in(expr)
+        if op in ("neg", "%") and isinstance(expr.args[0], ir.Const) and isinstance(expr.args[0].value, int | Decimal) \
+                and not isinstance(expr.args[0].value, bool):
+            # -1.5 and 13% are constants (on SQLite, comparing a column with one can then use an index).
+            value = expr.args[0].value
+            return self._Const(ir.Const(expr.type, expr.start, expr.end, -value if op == "neg" else rt.percent(value)))
         args = [self._compile(arg) for arg in expr.args]
         if op in ("=", "<>", "<", "<=", ">", ">="):
             return self._compare(op, args[0], args[1], expr.type)
@@ -291,7 +301,7 @@ class SqlCompiler:
                 left, right = left.collate("C"), right
             return _Value(getattr(left, symbol)(right), result)
         if kinds & {Kind.DECIMAL} and kinds <= {Kind.DECIMAL, Kind.INT, Kind.NULL}:
-            native = self._native_compare(a, b)
+            native = self._native_compare(a, b, op)
             if native is not None:
                 return _Value(getattr(native[0], symbol)(native[1]), result)
             return _Value(getattr(func.jxc_cmp(self._udf_number(a), self._udf_number(b)), symbol)(0), result)
@@ -300,8 +310,12 @@ class SqlCompiler:
                 self._conform(b, Type(Kind.DATETIME))), result)
         return _Value(getattr(a.sql, symbol)(b.sql), result)
 
-    def _native_compare(self, a: _Value, b: _Value) -> tuple[Any, Any] | None:
-        """SQLite: compare scaled integers directly when exact, so that indexes on the column work."""
+    def _native_compare(self, a: _Value, b: _Value, op: str) -> tuple[Any, Any] | None:
+        """SQLite: compare scaled integers directly when exact, so that indexes on the column work.
+
+        A constant with more decimals than the column compares like the next whole number of the column's
+        unit in the right direction: at scale 2, price < 12.345 is price < 12.35 (1235 as stored).
+        """
 
         def scaled(value: _Value, scale: int) -> Any:
             if value.scale is not None:
@@ -312,20 +326,28 @@ class SqlCompiler:
                 return value.sql * literal(10**scale, BigInteger) if scale else value.sql
             return None
 
-        def constant(value: _Value, scale: int) -> Any:
+        def constant(value: _Value, scale: int, on_left: bool) -> Any:
             node = getattr(value.sql, "value", None)
-            if isinstance(node, str):
-                number = Decimal(node).scaleb(scale)
-                if number == number.to_integral_value() and abs(number) < 2**62:
-                    return literal(int(number), BigInteger)
-            return None
+            if not isinstance(node, str):
+                return None
+            number = Decimal(node).scaleb(scale)
+            if number != number.to_integral_value():
+                # x < c and x >= c: the column's next value up; x <= c and x > c: the one down.
+                facing = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op) if on_left else op
+                if facing in ("<", ">="):
+                    number = number.to_integral_value(rounding=ROUND_CEILING)
+                elif facing in ("<=", ">"):
+                    number = number.to_integral_value(rounding=ROUND_FLOOR)
+                else:
+                    return None  # = and <> with a value the column cannot hold: the exact comparison
+            return literal(int(number), BigInteger) if abs(number) < 2**62 else None
 
         scales = [v.scale for v in (a, b) if v.scale is not None]
         if not scales:
             return None
         scale = max(scales)
-        left = scaled(a, scale) if a.scale is not None or a.type.kind is Kind.INT else constant(a, scale)
-        right = scaled(b, scale) if b.scale is not None or b.type.kind is Kind.INT else constant(b, scale)
+        left = scaled(a, scale) if a.scale is not None or a.type.kind is Kind.INT else constant(a, scale, True)
+        right = scaled(b, scale) if b.scale is not None or b.type.kind is Kind.INT else constant(b, scale, False)
         if left is None or right is None:
             return None
         return left, right
@@ -334,6 +356,8 @@ class SqlCompiler:
         integers = all(a.type.kind is Kind.INT for a in args)
         if op == "neg":
             (value,) = args
+            if self.dialect == SQLITE and integers:
+                return _Value(func.jxc_whole(-value.sql), result)
             if self.dialect == PG or integers:
                 return _Value(-self._conform(value, result), result)
             return _Value(func.jxc_neg(self._udf_number(value)), result)
@@ -351,6 +375,8 @@ class SqlCompiler:
             return _Value(func.jxc_div(self._udf_number(a), self._udf_number(b)), result)
         if self.dialect == PG or integers:
             sql = {"+": a.sql + b.sql, "-": a.sql - b.sql, "*": a.sql * b.sql}[op]
+            if self.dialect == SQLITE:  # SQLite turns a whole number that overflows into a float, silently
+                sql = func.jxc_whole(sql)
             return _Value(sql, result)
         function = {"+": func.jxc_add, "-": func.jxc_sub, "*": func.jxc_mul}[op]
         return _Value(function(self._udf_number(a), self._udf_number(b)), result)
@@ -368,7 +394,7 @@ class SqlCompiler:
         count = self._udf_number(b)
         if expr.op == "date-":
             count = func.jxc_neg(count)
-        return _Value(func.jxc_call("DATEADD", "Dd", a.sql, count), expr.type)
+        return _Value(func.jxc_date_plus(a.sql, count), expr.type)
 
     def _in(self, expr: ir.Op) -> _Value:
         value_node, options_node = expr.args
@@ -381,7 +407,11 @@ class SqlCompiler:
             common = _unify(common, item.type)
         left = self._conform(value, common)
         right = [self._conform(item, common) for item in items]
-        sql = left.in_(right) if expr.op == "IN" else left.not_in(right)
+        if len(right) == 1:
+            # `x IN ((SELECT ...))` would be read as IN over the subquery's rows (none when a link is blank).
+            sql = left == right[0] if expr.op == "IN" else left != right[0]
+        else:
+            sql = left.in_(right) if expr.op == "IN" else left.not_in(right)
         return _Value(sql, expr.type)
 
     # --- special forms ---------------------------------------------------------------------------------
@@ -429,7 +459,7 @@ class SqlCompiler:
         if expr.type.kind is Kind.DECIMAL:
             call = func.jxc_dec(call)
         elif expr.type.kind is Kind.INT:
-            call = cast(call, Integer)
+            call = func.jxc_whole(call)
         return _Value(call, expr.type)
 
     def _Aggregate(self, expr: ir.Aggregate) -> _Value:
@@ -484,6 +514,8 @@ class SqlCompiler:
             if name == "AVG":
                 return pg_divide(func.sum(value.sql), func.nullif(func.count(value.sql), 0)), None
             sql = value.sql.collate("C") if value.type.kind is Kind.TEXT and name in ("MIN", "MAX") else value.sql
+            if name == "SUM" and expr.type.kind is Kind.INT:  # sum(bigint) is numeric in PostgreSQL
+                return cast(func.sum(sql), BigInteger), None
             return {"SUM": func.sum, "MIN": func.min, "MAX": func.max}[name](sql), None
         numeric = value.type.is_number
         if name == "AVG":

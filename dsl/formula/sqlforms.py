@@ -1,18 +1,20 @@
 """PostgreSQL forms of the built-in functions, written to give exactly the Python results.
 
 SQLite needs none: it runs the Python implementations as registered functions (dsl.formula.sqlsupport).
-Errors (a negative count in LEFT, MOD by zero...) go through jxc_raise, inside CASE so that they only fire
-on the rows that really have the problem.
+Functions that can fail (a negative count in LEFT, MOD by zero, a date out of range...) call jxc's PL/pgSQL
+helpers (dsl.formula.sqlsupport.POSTGRES_SUPPORT), which mirror dsl.formula.runtime: they are STRICT, so a
+blank argument gives a blank result without an error, exactly as in Python, and each argument is evaluated
+once; they are STABLE rather than IMMUTABLE so that PostgreSQL never runs them while planning (an error in
+an IF branch that no row takes must not fire).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Integer, Numeric, Text, and_, case, cast, func, literal, null
+from sqlalchemy import BigInteger, Date, DateTime, Integer, Numeric, Text, case, cast, func, literal, null
 from sqlalchemy.sql.elements import ColumnElement
 
 from dsl.formula import ir
@@ -55,77 +57,30 @@ def pg_text(value: ColumnElement[Any], type_: Type, *, blank_as_empty: bool) -> 
     return func.coalesce(converted, literal("", Text)) if blank_as_empty else converted
 
 
-def present(*values: ColumnElement[Any]) -> ColumnElement[Any]:
-    """None of the values is blank. Errors only fire when every argument is present: in Python a blank
-    argument makes the function's result blank before the function runs (MOD(blank, 0) is blank)."""
-    return and_(*(value.isnot(None) for value in values))
-
-
 def truncated(value: ColumnElement[Any]) -> ColumnElement[Any]:
     """A number truncated toward zero, as NUMERIC (so that no size overflows)."""
     return func.trunc(cast(value, NUMERIC))
 
 
-def clamped(value: ColumnElement[Any], limit: int) -> ColumnElement[Any]:
-    """A NUMERIC whole number limited to ±limit, as an integer. For arguments whose meaning does not change
-    beyond the limit (a count of characters), or that were checked before (a number of days). Blank stays
-    blank (LEAST and GREATEST alone would ignore it)."""
-    bounded = func.least(func.greatest(value, literal(-limit, NUMERIC)), literal(limit, NUMERIC))
-    return cast(bounded + value * literal(0, NUMERIC), Integer)
-
-
 def whole(value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A number truncated toward zero, as an integer (CAST alone would round in PostgreSQL). Beyond what
-    an integer holds it is limited to ±2·10^9: a text never has that many characters."""
-    return clamped(truncated(value), 2_000_000_000)
+    """A number truncated toward zero, as an integer (CAST alone would round in PostgreSQL)."""
+    return cast(truncated(value), Integer)
 
 
-# Dates run from 0001-01-01 to 9999-12-31, as in Python; PostgreSQL would go further.
-FIRST_DATE = dt.date(1, 1, 1)
-LAST_ORDINAL = (dt.date(9999, 12, 31) - FIRST_DATE).days
-_DAYS_LIMIT = LAST_ORDINAL + 1
-_MONTHS_LIMIT = 12 * 10_000
-
-
-def _ordinal(value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """Days since 0001-01-01 of a date (or of a date and time's date)."""
-    return cast(value, Date) - literal(FIRST_DATE, Date)
-
-
-def _month_index(value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """year * 12 + month - 1 of a date."""
-    return func.extract("year", value) * 12 + func.extract("month", value) - 1
+def _helper(name: str, type_: Any, *args: Any) -> ColumnElement[Any]:
+    """A call of one of jxc's PL/pgSQL helpers (dsl.formula.sqlsupport.POSTGRES_SUPPORT)."""
+    return getattr(func, name)(*args, type_=type_)
 
 
 def pg_add_days(value: ColumnElement[Any], days: ColumnElement[Any], message: str,
                 result_type: Any) -> ColumnElement[Any]:
-    """value + `days` (a whole NUMERIC) days; an error beyond the years 1 to 9999."""
-    ordinal = _ordinal(value) + days
-    return case(
-        ((ordinal < 0) | (ordinal > LAST_ORDINAL), pg_raise(message, result_type)),
-        else_=cast(value + func.make_interval(0, 0, 0, clamped(days, _DAYS_LIMIT)), result_type),
-    )
-
-
-def pg_add_months(value: ColumnElement[Any], months: ColumnElement[Any], message: str,
-                  result_type: Any) -> ColumnElement[Any]:
-    """value + `months` (a whole NUMERIC) months, the month's last day if it is shorter (as Python)."""
-    year = func.floor((_month_index(value) + months) / 12)
-    return case(
-        ((year < 1) | (year > 9999), pg_raise(message, result_type)),
-        else_=cast(value + func.make_interval(0, clamped(months, _MONTHS_LIMIT)), result_type),
-    )
+    """value + `days` days (truncated toward zero); `message` is the error beyond the years 1 to 9999."""
+    return _helper("jxc_add_days", result_type, value, cast(days, NUMERIC), literal(message, Text))
 
 
 def pg_divide(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
-    """a / b rounded half away from zero to 10 places; division by zero raises."""
-    # Multiplying by 1 with 40 decimals makes PostgreSQL divide to 40 places before rounding to 10, so
-    # the result is the correctly rounded quotient, as in Python.
-    widened = cast(a, NUMERIC) * literal("1." + "0" * 40, NUMERIC)
-    return case(
-        ((b == 0) & present(a), pg_raise("division by zero", NUMERIC)),
-        else_=func.round(widened / func.nullif(b, 0), 10),
-    )
+    """a / b rounded half away from zero to 10 places; division by zero raises; a blank gives blank."""
+    return _helper("jxc_div", NUMERIC, cast(a, NUMERIC), cast(b, NUMERIC))
 
 
 def _with_default(args: list[Any], count: int, default: Any) -> list[Any]:
@@ -145,13 +100,7 @@ def _round(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
 
 
 def _roundup(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    def body(x: Any, n: Any) -> Any:
-        truncated = func.trunc(x, n)
-        step = case((x > 0, literal(1, NUMERIC)), else_=literal(-1, NUMERIC)) * func.power(
-            literal(10, NUMERIC), cast(-n, NUMERIC))
-        return func.round(truncated + case((x != truncated, step), else_=literal(0, NUMERIC)), n)
-
-    return _rounded(args, nodes, body)
+    return _rounded(args, nodes, lambda x, n: _helper("jxc_roundup", NUMERIC, x, n))
 
 
 def _rounddown(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
@@ -159,26 +108,28 @@ def _rounddown(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
 
 
 def _mod(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    a, b = args
-    remainder = func.mod(a, b)
-    return case(
-        ((b == 0) & present(a),
-         pg_raise("division by zero", NUMERIC if nodes[0].type.kind is Kind.DECIMAL else BigInteger)),
-        (((remainder < 0) != (b < 0)) & (remainder != 0), remainder + b),
-        else_=remainder,
-    )
+    from dsl.formula.functions import _mod_type
+
+    if _mod_type(nodes).kind is Kind.INT:
+        return _helper("jxc_mod", BigInteger, cast(args[0], BigInteger), cast(args[1], BigInteger))
+    return _helper("jxc_mod", NUMERIC, cast(args[0], NUMERIC), cast(args[1], NUMERIC))
 
 
 def _power(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     base = args[0]
-    node = nodes[1]
-    if not (isinstance(node, ir.Const) and isinstance(node.value, int) and abs(node.value) <= MAX_INLINE_POWER):
+    node, sign = nodes[1], 1
+    if isinstance(node, ir.Op) and node.op == "neg":  # 2 ^ -2
+        node, sign = node.args[0], -1
+    if not (isinstance(node, ir.Const) and isinstance(node.value, int) and not isinstance(node.value, bool)
+            and abs(node.value) <= MAX_INLINE_POWER):
         raise NoSqlForm("POWER with an exponent that is not a whole number up to 16 has no SQL form")
-    n = node.value
+    n = sign * node.value
     if n == 0:  # 0^0 is 1 too, but a blank stays blank
         return case((base.is_(None), null()), else_=literal(1, BigInteger))
     # jxc_power multiplies exactly (PostgreSQL's power() rounds to 16 places); bigint in, bigint out.
-    multiplied = func.jxc_power(base, literal(abs(n), Integer), type_=base.type)
+    whole_base = nodes[0].type.kind is Kind.INT
+    multiplied = _helper("jxc_power", BigInteger if whole_base else NUMERIC,
+                         cast(base, BigInteger if whole_base else NUMERIC), literal(abs(n), Integer))
     return multiplied if n > 0 else pg_divide(literal(1, NUMERIC), multiplied)
 
 
@@ -198,30 +149,13 @@ def _concat(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     return result
 
 
-def _count_checked(value: Any, count: Any, function: str, body: Any) -> Any:
-    return case(((count < 0) & present(value),
-                 pg_raise(f"{function}: the number of characters cannot be negative", Text)), else_=body)
+def _cut(name: str) -> SqlForm:
+    def form(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
+        value, *numbers = _with_default(args, 2, literal(1, Integer)) if name != "jxc_mid" else args
+        text = pg_text(value, nodes[0].type, blank_as_empty=False)
+        return _helper(name, Text, text, *(cast(n, NUMERIC) for n in numbers))
 
-
-def _left(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    value, count = _with_default(args, 2, literal(1, Integer))
-    return _count_checked(value, count, "LEFT", func.left(pg_text(value, nodes[0].type, blank_as_empty=False),
-                                                   whole(count)))
-
-
-def _right(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    value, count = _with_default(args, 2, literal(1, Integer))
-    return _count_checked(value, count, "RIGHT", func.right(pg_text(value, nodes[0].type, blank_as_empty=False),
-                                                     whole(count)))
-
-
-def _mid(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    value, start, count = args
-    return case(
-        ((start < 1) & present(value, count), pg_raise("MID: the start position must be 1 or more", Text)),
-        ((count < 0) & present(value, start), pg_raise("MID: the number of characters cannot be negative", Text)),
-        else_=func.substr(pg_text(value, nodes[0].type, blank_as_empty=False), whole(start), whole(count)),
-    )
+    return form
 
 
 def _text_function(function: Callable[..., Any]) -> SqlForm:
@@ -243,18 +177,7 @@ def _contains(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
 
 
 def _date(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    y, m, d = (truncated(arg) for arg in args)
-    year = y + func.floor((m - 1) / 12)
-    month = func.mod(func.mod(m - 1, 12) + 12, 12) + 1
-    # The year is limited so that make_date never fails where the year's error does not fire (a blank day).
-    in_range = func.least(func.greatest(year, literal(1, NUMERIC)), literal(9999, NUMERIC)) + year * 0
-    first = func.make_date(cast(in_range, Integer), cast(month, Integer), 1)
-    ordinal = _ordinal(first) + d - 1
-    return case(
-        (((year < 1) | (year > 9999)) & present(d), pg_raise("DATE: the year must be between 1 and 9999", Date)),
-        ((ordinal < 0) | (ordinal > LAST_ORDINAL), pg_raise("DATE: the date is out of range", Date)),
-        else_=cast(first + clamped(d - 1, _DAYS_LIMIT), Date),
-    )
+    return _helper("jxc_date", Date(), *(cast(arg, NUMERIC) for arg in args))
 
 
 def _extract(part: str) -> SqlForm:
@@ -266,19 +189,8 @@ def _extract(part: str) -> SqlForm:
 
 def _dateadd(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     value, count, unit = _with_default(args, 3, literal("day", Text))
-    n = truncated(count)
     result_type = DateTime() if nodes[0].type.kind is Kind.DATETIME else Date()
-    message = literal("DATEADD: unknown unit '", Text).op("||")(unit).op("||")(
-        literal("'; use one of day, week, month, year", Text))
-    days_message, months_message = "DATEADD: the date is out of range", "the date is out of range"
-    return case(
-        (~present(value, count, unit), null()),
-        (unit == "day", pg_add_days(value, n, days_message, result_type)),
-        (unit == "week", pg_add_days(value, n * 7, days_message, result_type)),
-        (unit == "month", pg_add_months(value, n, months_message, result_type)),
-        (unit == "year", pg_add_months(value, n * 12, months_message, result_type)),
-        else_=pg_raise(message, result_type),
-    )
+    return _helper("jxc_dateadd", result_type, cast(value, result_type), cast(count, NUMERIC), cast(unit, Text))
 
 
 def _days_between(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
@@ -288,16 +200,13 @@ def _days_between(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
 
 def _edate(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     value, months = args
-    return pg_add_months(cast(value, Date), truncated(months), "the date is out of range", Date())
+    return _helper("jxc_add_months", Date(), cast(value, Date), cast(months, NUMERIC),
+                   literal("the date is out of range", Text))
 
 
 def _weekday(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
     value, kind = _with_default(args, 2, literal(1, Integer))
-    k = whole(kind)
-    dow = cast(func.extract("dow", value), Integer)
-    isodow = cast(func.extract("isodow", value), Integer)
-    return case((k == 1, dow + 1), (k == 2, isodow), (k == 3, isodow - 1),
-                (present(value, kind), pg_raise("WEEKDAY: the type must be 1, 2 or 3", Integer)), else_=null())
+    return _helper("jxc_weekday", Integer(), cast(value, Date), cast(kind, NUMERIC))
 
 
 def _isblank(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
@@ -321,9 +230,9 @@ _POSTGRES_FORMS: dict[str, SqlForm] = {
     "MIN": _extreme(func.least),
     "MAX": _extreme(func.greatest),
     "CONCAT": _concat,
-    "LEFT": _left,
-    "RIGHT": _right,
-    "MID": _mid,
+    "LEFT": _cut("jxc_left"),
+    "RIGHT": _cut("jxc_right"),
+    "MID": _cut("jxc_mid"),
     "LEN": _text_function(func.char_length),
     "UPPER": _text_function(func.upper),
     "LOWER": _text_function(func.lower),

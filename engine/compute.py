@@ -1,0 +1,257 @@
+"""Defaults, computed fields and validation of one record, on the server, reporting every problem by field.
+
+Formulas that follow links (`item.tax_rate`) read the linked records, fetched in one query per entity
+beforehand, so a document with many lines costs a few queries, not one per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection
+
+from dsl.formula import ir
+from dsl.formula.errors import FormulaRuntimeError
+from dsl.model import App, Entity, Field, FieldType, Formula
+from engine.context import EngineContext
+from engine.errors import FieldProblem
+from engine.schema import Schema
+from engine.store import Record
+
+
+def _path(table: str | None, index: int | None, name: str) -> str:
+    return f"{table}[{index}].{name}" if table is not None else name
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+class EntityRules:
+    """Everything the server enforces on one entity, prepared once."""
+
+    def __init__(self, app: App, entity: Entity) -> None:
+        self.app = app
+        self.entity = entity
+        self.tables = {name: app.entities[field.table] for name, field in entity.fields.items()
+                       if field.type is FieldType.TABLE and field.table}
+
+    def formulas(self) -> Iterator[tuple[Entity, Formula]]:
+        for owner in (self.entity, *self.tables.values()):
+            for field in owner.fields.values():
+                for formula in (field.default, field.formula, field.required_if, field.visible_if):
+                    if formula is not None:
+                        yield owner, formula
+                for validation in field.validations:
+                    yield owner, validation.rule
+            for validation in owner.validations:
+                yield owner, validation.rule
+
+    @cached_property
+    def followed_links(self) -> dict[str, set[tuple[str | None, str]]]:
+        """Target entity → the (table, link field) pairs whose records formulas read through the link."""
+        found: dict[str, set[tuple[str | None, str]]] = {}
+        table_of_child = {child.name: name for name, child in self.tables.items()}
+        for owner, formula in self.formulas():
+            for node in ir.walk(formula.expr):
+                if isinstance(node, ir.Follow) and isinstance(node.base, ir.FieldRef) \
+                        and node.base.type.entity and node.base.entity in (owner.name, *table_of_child):
+                    table = table_of_child.get(node.base.entity)
+                    found.setdefault(node.base.type.entity, set()).add((table, node.base.field))
+        return found
+
+
+class Computer:
+    def __init__(self, app: App, schema: Schema) -> None:
+        self.app = app
+        self.schema = schema
+        self._rules: dict[str, EntityRules] = {}
+
+    def rules(self, entity: Entity) -> EntityRules:
+        rules = self._rules.get(entity.name)
+        if rules is None:
+            rules = self._rules[entity.name] = EntityRules(self.app, entity)
+        return rules
+
+    # --- linked records ------------------------------------------------------------------------------
+
+    def prefetch(self, connection: Connection, entity: Entity, record: Record, context: EngineContext) -> None:
+        for target, places in self.rules(entity).followed_links.items():
+            ids: set[Any] = set()
+            for table, field in places:
+                rows = record.get(table) or () if table else (record,)
+                ids.update(row.get(field) for row in rows if isinstance(row.get(field), int))
+            if not ids:
+                continue
+            target_table = self.schema.table(target)
+            fetched = connection.execute(select(target_table).where(target_table.c.id.in_(sorted(ids)))).mappings()
+            context.prime(target, {row["id"]: dict(row) for row in fetched})
+
+    # --- defaults and computed fields ------------------------------------------------------------------
+
+    @staticmethod
+    def link_rows(record: Record, rules: EntityRules) -> None:
+        """Rows reach their document as row["parent"] (formulas' `parent.x`)."""
+        for table in rules.tables:
+            for row in record.get(table) or ():
+                row["parent"] = record
+
+    @staticmethod
+    def unlink_rows(record: Record, rules: EntityRules) -> None:
+        for table in rules.tables:
+            for row in record.get(table) or ():
+                row.pop("parent", None)
+
+    def apply_defaults(self, entity: Entity, record: Record, given: set[str], context: EngineContext,
+                       problems: list[FieldProblem], *, table: str | None = None, index: int | None = None) -> None:
+        for name, field in entity.fields.items():
+            if field.default is None or name in given or not _blank(record.get(name)):
+                continue
+            try:
+                record[name] = _stored(field, field.default.python(record, context))
+            except FormulaRuntimeError as error:
+                problems.append(FieldProblem(_path(table, index, name), f"its default: {error.message}"))
+
+    def compute(self, entity: Entity, record: Record, context: EngineContext, problems: list[FieldProblem]) -> None:
+        """Every computed field, in the order the formulas need (rows before the totals that sum them)."""
+        rules = self.rules(entity)
+        for step in entity.computed_order:
+            table, _, name = step.rpartition(".")
+            if table:
+                child = rules.tables[table]
+                field = child.fields[name]
+                for index, row in enumerate(record.get(table) or ()):
+                    self._compute_one(field, row, context, problems, _path(table, index, name))
+            else:
+                self._compute_one(entity.fields[name], record, context, problems, name)
+
+    @staticmethod
+    def _compute_one(field: Field, record: Record, context: EngineContext, problems: list[FieldProblem],
+                     path: str) -> None:
+        assert field.formula is not None
+        try:
+            record[field.name] = _stored(field, field.formula.python(record, context))
+        except FormulaRuntimeError as error:
+            record[field.name] = None
+            problems.append(FieldProblem(path, f"cannot be computed: {error.message}"))
+        except ValueError as error:  # the result does not fit the field (too many digits)
+            record[field.name] = None
+            problems.append(FieldProblem(path, f"cannot be stored: {error}"))
+
+    # --- validation -------------------------------------------------------------------------------------
+
+    def validate(self, connection: Connection, entity: Entity, record: Record, context: EngineContext,
+                 problems: list[FieldProblem], *, formulas: bool = True) -> None:
+        """Required fields, links and uniqueness always; formula rules only when `formulas` (the inputs are
+        clean: a value that could not be read would only make them fail for the wrong reason)."""
+        rules = self.rules(entity)
+        bad = {problem.field for problem in problems}
+        self._validate_fields(entity, record, context, problems, None, None, formulas, bad)
+        for table, child in rules.tables.items():
+            for index, row in enumerate(record.get(table) or ()):
+                self._validate_fields(child, row, context, problems, table, index, formulas, bad)
+        self._check_links(connection, entity, record, rules, problems)
+        self._check_unique(connection, entity, record, problems)
+
+    def _validate_fields(self, entity: Entity, record: Record, context: EngineContext,
+                         problems: list[FieldProblem], table: str | None, index: int | None, formulas: bool,
+                         bad: set[str]) -> None:
+        for name, field in entity.fields.items():
+            path = _path(table, index, name)
+            value = record.get(name)
+            if path in bad:
+                continue
+            if field.required and _blank(value) and not field.computed:
+                what = "needs at least one row" if field.type is FieldType.TABLE else "is required"
+                problems.append(FieldProblem(path, what))
+            elif formulas and field.required_if is not None and _blank(value) and _holds(
+                    field.required_if, record, context, problems, path) is True:
+                problems.append(FieldProblem(path, f"is required when {field.required_if.source}"))
+            if value is None or not formulas:
+                continue
+            for validation in field.validations:
+                if _holds(validation.rule, record, context, problems, path) is False:
+                    message = validation.message.get(self.app.locale) if validation.message else \
+                        f"must satisfy {validation.rule.source}"
+                    problems.append(FieldProblem(path, message))
+        for validation in entity.validations if formulas else ():
+            path = (table and f"{table}[{index}]") or ""
+            if _holds(validation.rule, record, context, problems, path) is False:
+                message = validation.message.get(self.app.locale) if validation.message else \
+                    f"must satisfy {validation.rule.source}"
+                problems.append(FieldProblem(path, message))
+
+    def _check_links(self, connection: Connection, entity: Entity, record: Record, rules: EntityRules,
+                     problems: list[FieldProblem]) -> None:
+        wanted: dict[str, dict[int, list[str]]] = {}  # target → id → paths using it
+        for table, owner in ((None, entity), *rules.tables.items()):
+            rows = [record] if table is None else record.get(table) or []
+            for index, row in enumerate(rows):
+                for name, field in owner.fields.items():
+                    if field.type is not FieldType.LINK or row.get(name) is None:
+                        continue
+                    values = row[name] if field.many else [row[name]]
+                    for value in values:
+                        wanted.setdefault(str(field.link), {}).setdefault(value, []).append(
+                            _path(table, index if table else None, name))
+        for target, uses in wanted.items():
+            target_table = self.schema.table(target)
+            found = set(connection.execute(select(target_table.c.id).where(target_table.c.id.in_(list(uses))))
+                        .scalars())
+            for missing in sorted(set(uses) - found):
+                for path in uses[missing]:
+                    problems.append(FieldProblem(path, f"there is no {target} with id {missing}"))
+
+    def _check_unique(self, connection: Connection, entity: Entity, record: Record,
+                      problems: list[FieldProblem]) -> None:
+        table = self.schema.tables[entity.name]
+        groups = [(name,) for name, field in entity.fields.items() if field.unique]
+        groups += list(entity.unique)
+        for group in groups:
+            values = [record.get(name) for name in group]
+            if any(value is None for value in values):
+                continue
+            query = select(table.c.id).where(and_(*(table.c[name] == value for name, value in zip(group, values,
+                                                                                                   strict=True))))
+            if record.get("id") is not None:
+                query = query.where(table.c.id != record["id"])
+            other = connection.execute(query.limit(1)).scalar()
+            if other is not None:
+                shown = ", ".join(str(value) for value in values)
+                label = "these values are" if len(group) > 1 else f"'{shown}' is"
+                problems.append(FieldProblem(group[0], f"{label} already used by another {entity.name} "
+                                                       f"(id {other})"))
+
+
+def _holds(formula: Formula, record: Record, context: EngineContext, problems: list[FieldProblem],
+           path: str) -> bool | None:
+    try:
+        return formula.python(record, context)
+    except FormulaRuntimeError as error:
+        problems.append(FieldProblem(path, f"cannot be checked: {error.message}"))
+        return None
+
+
+def _stored(field: Field, value: Any) -> Any:
+    """A formula result as the field stores it: decimals rounded half away from zero to the field's scale."""
+    if value is None:
+        return None
+    if field.type in (FieldType.DECIMAL, FieldType.MONEY, FieldType.PERCENT):
+        from decimal import ROUND_HALF_UP, Decimal
+
+        scale = field.scale if field.scale is not None else 2
+        number = value if isinstance(value, Decimal) else Decimal(value)
+        rounded = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        if abs(rounded) >= Decimal(10) ** ((field.precision or 18) - scale):
+            raise ValueError(f"{rounded} has too many digits for this field")
+        return rounded
+    if field.type is FieldType.INT:
+        return int(value)
+    return value
+
+
+def count_rows(connection: Connection, table: Any, condition: Any) -> int:
+    return connection.execute(select(func.count()).select_from(table).where(condition)).scalar_one()

@@ -1,0 +1,370 @@
+"""The service layer: the only way the web UI, the REST API, the CLI, plugins and tests change records.
+
+    records = Records(app, engine)
+    session = records.session(user)          # or records.system() for jxc's own work
+    order = session.create("sales_order", {"customer": 1, "lines": [{"item": 2, "qty": "3"}]})
+    order = session.update("sales_order", order["id"], {"remark": "急"}, version=order["version"])
+
+Every call is one transaction. Values are checked and computed on the server (defaults, formulas in order,
+validations, required_if, links, uniqueness); all problems come back at once, by field, and nothing is
+written while any remains. Permissions are checked on every call (engine.access).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import pluggy
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection, Engine
+
+from dsl.model import App, Entity, EntityKind, FieldType
+from dsl.problems import did_you_mean
+from engine import audit
+from engine.access import Access
+from engine.coerce import CoercionError, coerce
+from engine.compute import Computer
+from engine.context import SYSTEM, Clock, CurrentUser, EngineContext
+from engine.errors import (
+    Conflict,
+    FieldProblem,
+    InUse,
+    LifecycleError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from engine.lifecycle import Lifecycle
+from engine.schema import Schema, build_schema
+from engine.store import Record, Store
+
+SYSTEM_FIELDS = frozenset({"id", "doc_no", "docstatus", "amended_from", "created_at", "created_by", "modified_at",
+                           "modified_by", "version", "parent_id", "idx", "made_from_entity", "made_from_id",
+                           "made_from_line"})
+
+
+class Records:
+    """The service layer of one app on one database."""
+
+    def __init__(self, app: App, engine: Engine, *, schema: Schema | None = None,
+                 plugins: pluggy.PluginManager | None = None, clock: Clock | None = None) -> None:
+        self.app = app
+        self.engine = engine
+        self.schema = schema or build_schema(app)
+        self.plugins = plugins
+        self.clock = clock or Clock(app.timezone)
+        self.store = Store(app, self.schema)
+        self.computer = Computer(app, self.schema)
+
+    def session(self, user: CurrentUser) -> Session:
+        return Session(self, user)
+
+    def system(self) -> Session:
+        """jxc's own work (demo data, migrations, tests): not subject to the app's permissions."""
+        return Session(self, SYSTEM)
+
+    def entity(self, name: str) -> Entity:
+        entity = self.app.entities.get(name)
+        if entity is None or entity.kind is EntityKind.CHILD:
+            hint = did_you_mean(name, [n for n, e in self.app.entities.items() if e.kind is not EntityKind.CHILD])
+            raise NotFound(f"there is no entity '{name}'" + (f" ({hint})" if hint else ""))
+        return entity
+
+
+class Session:
+    def __init__(self, records: Records, user: CurrentUser) -> None:
+        self.records = records
+        self.app = records.app
+        self.user = user
+        self.access = Access(records.app, records.schema, user)
+
+    # --- plumbing -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[tuple[Connection, EngineContext]]:
+        with self.records.engine.begin() as connection:
+            yield connection, EngineContext(connection, self.records.schema.table, self.records.clock, self.user)
+
+    def _load_one(self, connection: Connection, entity: Entity, record_id: int, *, lock: bool = False) -> Record:
+        found = self.records.store.load(connection, entity, [record_id], lock=lock)
+        record = found.get(record_id)
+        if record is None or not self.access.can_see(connection, entity, record_id):
+            raise NotFound(f"there is no {entity.name} with id {record_id}")
+        return record
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def get(self, entity_name: str, record_id: int) -> Record:
+        entity = self.records.entity(entity_name)
+        self.access.require(entity, "read")
+        with self.transaction() as (connection, _):
+            return self.access.shown(entity, self._load_one(connection, entity, record_id))
+
+    def history(self, entity_name: str, record_id: int) -> list[dict[str, Any]]:
+        entity = self.records.entity(entity_name)
+        self.access.require(entity, "read")
+        with self.transaction() as (connection, _):
+            self._load_one(connection, entity, record_id)
+            return audit.history(connection, self.records.schema, entity.name, record_id)
+
+    def list(self, entity_name: str, **options: Any) -> Any:
+        from engine.query import list_records
+
+        entity = self.records.entity(entity_name)
+        self.access.require(entity, "read")
+        with self.transaction() as (connection, context):
+            return list_records(self, connection, context, entity, **options)
+
+    # --- writing ------------------------------------------------------------------------------------
+
+    def create(self, entity_name: str, values: Mapping[str, Any], *, _made_from: tuple[str, int] | None = None,
+               _internal: bool = False, _amended_from: int | None = None) -> Record:
+        entity = self.records.entity(entity_name)
+        self.access.require(entity, "create")
+        with self.transaction() as (connection, context):
+            record = self.records.store.blank(entity)
+            given = self._assign(entity, record, values, problems := [], creating=True, internal=_internal)
+            if _made_from is not None:
+                record["made_from_entity"], record["made_from_id"] = _made_from
+            if _amended_from is not None:
+                record["amended_from"] = _amended_from
+            self._complete(connection, context, entity, record, given, problems, creating=True)
+            now = self.records.clock.now()
+            record.update(created_at=now, created_by=self.user.id, modified_at=now, modified_by=self.user.id,
+                          version=1)
+            self.records.store.insert(connection, entity, record)
+            audit.record_change(connection, self.records.schema, at=now, user_id=self.user.id, entity=entity.name,
+                                record_id=record["id"], action="create",
+                                changes=audit.diff(None, record, self._tables(entity)))
+            return self.access.shown(entity, self._clean(record))
+
+    def update(self, entity_name: str, record_id: int, values: Mapping[str, Any], *, version: int) -> Record:
+        entity = self.records.entity(entity_name)
+        self.access.require(entity, "write")
+        with self.transaction() as (connection, context):
+            old = self._load_one(connection, entity, record_id)
+            if entity.is_document and old["docstatus"] != "draft":
+                raise LifecycleError(f"{entity.name} {old.get('doc_no') or record_id} is {old['docstatus']} and "
+                                     "can no longer be changed" + ("; amend it to make a corrected copy"
+                                                                   if old["docstatus"] == "cancelled" else ""))
+            self._check_version(connection, entity, old, version)
+            record = _copy(old)
+            given = self._assign(entity, record, values, problems := [], creating=False, internal=False)
+            self._complete(connection, context, entity, record, given, problems, creating=False)
+            now = self.records.clock.now()
+            record.update(modified_at=now, modified_by=self.user.id, version=old["version"] + 1)
+            if not self.records.store.update(connection, entity, record, old, expected_version=version):
+                self._check_version(connection, entity, old, version, after_write=True)
+            changes = audit.diff(old, record, self._tables(entity))
+            audit.record_change(connection, self.records.schema, at=now, user_id=self.user.id, entity=entity.name,
+                                record_id=record_id, action="update", changes=changes)
+            return self.access.shown(entity, self._clean(record))
+
+    def delete(self, entity_name: str, record_id: int) -> None:
+        entity = self.records.entity(entity_name)
+        self.access.require(entity, "delete")
+        with self.transaction() as (connection, _):
+            old = self._load_one(connection, entity, record_id)
+            if entity.is_document and old["docstatus"] != "draft":
+                raise LifecycleError(f"{entity.name} {old.get('doc_no') or record_id} is {old['docstatus']}; only "
+                                     "drafts can be deleted" + ("; cancel it instead" if old["docstatus"] ==
+                                                                "submitted" else ""))
+            referrers = self._referrers(connection, entity, record_id)
+            if referrers:
+                shown = "; ".join(f"{count} {name}" for name, count in referrers)
+                raise InUse(f"{entity.name} {self._title(entity, old)} cannot be deleted: it is used by {shown}",
+                            [(name, str(count)) for name, count in referrers])
+            self.records.store.delete(connection, entity, record_id)
+            audit.record_change(connection, self.records.schema, at=self.records.clock.now(), user_id=self.user.id,
+                                entity=entity.name, record_id=record_id, action="delete",
+                                changes=audit.diff(old, {}, []))
+
+    # --- documents (engine.lifecycle) -----------------------------------------------------------------
+
+    def submit(self, entity_name: str, record_id: int, *, version: int) -> Record:
+        return Lifecycle(self).submit(entity_name, record_id, version=version)
+
+    def cancel(self, entity_name: str, record_id: int, *, version: int) -> Record:
+        return Lifecycle(self).cancel(entity_name, record_id, version=version)
+
+    def amend(self, entity_name: str, record_id: int) -> Record:
+        return Lifecycle(self).amend(entity_name, record_id)
+
+    def draft_from(self, target: str, source: str, source_id: int) -> dict[str, Any]:
+        return Lifecycle(self).draft_from(target, source, source_id)
+
+    def make_from(self, target: str, source: str, source_id: int) -> Record:
+        return Lifecycle(self).make_from(target, source, source_id)
+
+    # --- the pipeline ------------------------------------------------------------------------------------
+
+    def _assign(self, entity: Entity, record: Record, values: Mapping[str, Any], problems: list[FieldProblem], *,
+                creating: bool, internal: bool) -> set[str]:
+        """Put the given values into `record`, checked and converted; what cannot be set is a problem."""
+        if not isinstance(values, Mapping):
+            raise ValidationFailed([FieldProblem("", "the values must be given as field: value pairs")])
+        given: set[str] = set()
+        for name, value in values.items():
+            field = entity.fields.get(name)
+            problem = self._writable(entity, name, field, internal)
+            if problem:
+                problems.append(FieldProblem(name, problem))
+                continue
+            assert field is not None
+            given.add(name)
+            if field.type is FieldType.TABLE:
+                self._assign_rows(entity, name, record, value, problems, internal)
+                continue
+            try:
+                record[name] = coerce(field, value)
+            except CoercionError as error:
+                problems.append(FieldProblem(name, str(error)))
+        return given
+
+    def _writable(self, entity: Entity, name: str, field: Any, internal: bool) -> str | None:
+        if field is None:
+            if name in SYSTEM_FIELDS:
+                return "is set by jxc and cannot be given"
+            hint = did_you_mean(name, entity.fields)
+            return f"{entity.name} has no field '{name}'" + (f" ({hint})" if hint else "")
+        if field.computed:
+            return f"is computed ({field.formula.source}) and cannot be given"
+        if internal:
+            return None
+        if field.read_only:
+            return "is read-only"
+        access = self.access.field_access(entity.name, name)
+        if access == "hidden":
+            return f"{entity.name} has no field '{name}'"
+        if access == "read_only":
+            return "is read-only for you"
+        return None
+
+    def _assign_rows(self, entity: Entity, table: str, record: Record, value: Any, problems: list[FieldProblem],
+                     internal: bool) -> None:
+        child = self.app.entities[entity.fields[table].table or ""]
+        if not isinstance(value, list) or not all(isinstance(row, Mapping) for row in value):
+            problems.append(FieldProblem(table, "must be a list of rows (field: value pairs)"))
+            return
+        existing = {row["id"]: row for row in record.get(table) or ()}
+        rows = []
+        for index, given_row in enumerate(value):
+            row_id = given_row.get("id")
+            if row_id is not None and row_id not in existing:
+                problems.append(FieldProblem(f"{table}[{index}]", f"there is no row with id {row_id} in this "
+                                                                  f"{entity.name}"))
+                continue
+            row = _copy(existing[row_id]) if row_id is not None else self.records.store.blank_row(child)
+            row["_new"] = row_id is None
+            row["_given"] = set()
+            for name, field_value in given_row.items():
+                if name == "id" or (name == "made_from_line" and internal):
+                    if name == "made_from_line":
+                        row[name] = field_value
+                    continue
+                field = child.fields.get(name)
+                problem = self._writable(child, name, field, internal)
+                if problem:
+                    problems.append(FieldProblem(f"{table}[{index}].{name}", problem))
+                    continue
+                assert field is not None
+                try:
+                    row[name] = coerce(field, field_value)
+                    row["_given"].add(name)
+                except CoercionError as error:
+                    problems.append(FieldProblem(f"{table}[{index}].{name}", str(error)))
+            rows.append(row)
+        record[table] = rows
+
+    def _complete(self, connection: Connection, context: EngineContext, entity: Entity, record: Record,
+                  given: set[str], problems: list[FieldProblem], *, creating: bool) -> None:
+        """Defaults, computed fields and validation; raises ValidationFailed with every problem."""
+        computer = self.records.computer
+        rules = computer.rules(entity)
+        computer.link_rows(record, rules)
+        try:
+            computer.prefetch(connection, entity, record, context)
+            if creating:
+                computer.apply_defaults(entity, record, given, context, problems)
+            for table, child in rules.tables.items():
+                for index, row in enumerate(record.get(table) or ()):
+                    if row.pop("_new", False):
+                        computer.apply_defaults(child, row, row.get("_given", set()), context, problems,
+                                                table=table, index=index)
+                    row.pop("_given", None)
+            clean = not problems
+            if clean:
+                computer.prefetch(connection, entity, record, context)  # defaults may have set links
+                computer.compute(entity, record, context, problems)
+            computer.validate(connection, entity, record, context, problems, formulas=clean and not problems)
+        finally:
+            computer.unlink_rows(record, rules)
+        if problems:
+            raise ValidationFailed(problems)
+
+    def _check_version(self, connection: Connection, entity: Entity, old: Record, version: int, *,
+                       after_write: bool = False) -> None:
+        if not after_write and old["version"] == version:
+            return
+        table = self.records.schema.tables[entity.name]
+        row = connection.execute(select(table.c.version, table.c.modified_by, table.c.modified_at)
+                                 .where(table.c.id == old["id"])).first()
+        who = "someone"
+        if row is not None and row.modified_by is not None:
+            users = self.records.schema.users
+            assert users is not None
+            name = connection.execute(select(users.c.full_name, users.c.name).where(users.c.id == row.modified_by)
+                                      ).first()
+            who = (name.full_name or name.name) if name else who
+        when = f" at {row.modified_at:%Y-%m-%d %H:%M}" if row is not None and row.modified_at else ""
+        raise Conflict(f"{entity.name} {self._title(entity, old)} was changed by {who}{when} after you opened it "
+                       f"(your version {version}, now {row.version if row else '?'}); reload it and make your "
+                       "change again")
+
+    def _referrers(self, connection: Connection, entity: Entity, record_id: int) -> list[tuple[str, int]]:
+        """Which records point at this one (links, many-links, amendments), counted per referring entity."""
+        target = self.records.schema.tables[entity.name]
+        found = []
+        for table in self.records.schema.metadata.sorted_tables:
+            for key in table.foreign_keys:
+                if key.column.table is not target or key.ondelete == "CASCADE":
+                    continue  # rows and junction entries go with the record
+                count = connection.execute(select(func.count()).select_from(table)
+                                           .where(and_(key.parent == record_id))).scalar_one()
+                if count:
+                    found.append((table.name, count))
+        return found
+
+    # --- helpers ------------------------------------------------------------------------------------------
+
+    def _tables(self, entity: Entity) -> list[str]:
+        return [name for name, field in entity.fields.items() if field.type is FieldType.TABLE]
+
+    @staticmethod
+    def _title(entity: Entity, record: Record) -> str:
+        for key in (entity.title, entity.key, "doc_no"):
+            if key and record.get(key):
+                return str(record[key])
+        return f"#{record.get('id')}"
+
+    @staticmethod
+    def _clean(record: Record) -> Record:
+        for value in record.values():
+            if isinstance(value, list):
+                for row in value:
+                    if isinstance(row, dict):
+                        row.pop("parent", None)
+        return record
+
+
+def _copy(record: Record) -> Record:
+    copied = dict(record)
+    for key, value in record.items():
+        if isinstance(value, list):
+            copied[key] = [dict(row) if isinstance(row, dict) else row for row in value]
+    return copied
+
+
+__all__ = ["PermissionDenied", "Records", "Session"]

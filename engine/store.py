@@ -1,0 +1,152 @@
+"""Reading and writing records: a header row, its child rows (tables) and many-link rows, as one dict.
+
+A record is a dict from field name to value (system columns included); a table field holds a list of row
+dicts (each with its own `id` and `idx`), a many-link field a list of ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from dsl.model import App, Entity, FieldType
+from engine.schema import Schema
+
+Record = dict[str, Any]
+
+DOCUMENT_COLUMNS = ("doc_no", "docstatus", "amended_from", "made_from_entity", "made_from_id")
+AUDIT_COLUMNS = ("created_at", "created_by", "modified_at", "modified_by", "version")
+
+
+class Store:
+    def __init__(self, app: App, schema: Schema) -> None:
+        self.app = app
+        self.schema = schema
+
+    # --- shapes --------------------------------------------------------------------------------------
+
+    def blank(self, entity: Entity) -> Record:
+        """A new record: every column blank, tables and many-links empty, a draft if a document."""
+        table = self.schema.tables[entity.name]
+        record: Record = {name: None for name in _names(table)}
+        for name, field in entity.fields.items():
+            if field.type is FieldType.TABLE or (field.type is FieldType.LINK and field.many):
+                record[name] = []
+        if entity.is_document:
+            record["docstatus"] = "draft"
+        record["version"] = 0
+        return record
+
+    def blank_row(self, child: Entity) -> Record:
+        table = self.schema.tables[child.name]
+        return {name: None for name in _names(table)}
+
+    def tables_of(self, entity: Entity) -> list[tuple[str, Entity]]:
+        return [(name, self.app.entities[field.table]) for name, field in entity.fields.items()
+                if field.type is FieldType.TABLE and field.table]
+
+    def many_links_of(self, entity: Entity) -> list[str]:
+        return [name for name, field in entity.fields.items() if field.type is FieldType.LINK and field.many]
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def load(self, connection: Connection, entity: Entity, ids: Iterable[int], *,
+             lock: bool = False) -> dict[int, Record]:
+        """Records with their rows, by id; `lock` takes row locks (PostgreSQL) for an update that follows."""
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        table = self.schema.tables[entity.name]
+        query = select(table).where(table.c.id.in_(wanted))
+        if lock and connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        records = {row["id"]: dict(row) for row in connection.execute(query).mappings()}
+        for name, child in self.tables_of(entity):
+            for record in records.values():
+                record[name] = []
+            child_table = self.schema.tables[child.name]
+            rows = connection.execute(select(child_table).where(child_table.c.parent_id.in_(list(records)))
+                                      .order_by(child_table.c.parent_id, child_table.c.idx)).mappings()
+            for row in rows:
+                records[row["parent_id"]][name].append(dict(row))
+        for name in self.many_links_of(entity):
+            junction = self.schema.junctions[(entity.name, name)]
+            for record in records.values():
+                record[name] = []
+            rows = connection.execute(select(junction).where(junction.c.owner_id.in_(list(records)))
+                                      .order_by(junction.c.owner_id, junction.c.idx))
+            for row in rows:
+                records[row.owner_id][name].append(row.target_id)
+        return records
+
+    # --- writing ------------------------------------------------------------------------------------
+
+    def _columns(self, entity: Entity, record: Mapping[str, Any]) -> dict[str, Any]:
+        table = self.schema.tables[entity.name]
+        return {name: record.get(name) for name in _names(table) if name != "id"}
+
+    def insert(self, connection: Connection, entity: Entity, record: Record) -> int:
+        table = self.schema.tables[entity.name]
+        new_id = connection.execute(insert(table).values(**self._columns(entity, record))
+                                    .returning(table.c.id)).scalar_one()
+        record["id"] = new_id
+        self._write_children(connection, entity, record, {})
+        return new_id
+
+    def update(self, connection: Connection, entity: Entity, record: Record, old: Record, *,
+               expected_version: int | None) -> bool:
+        """Write a changed record; False when its version is no longer `expected_version` (someone saved)."""
+        table = self.schema.tables[entity.name]
+        statement = update(table).where(table.c.id == record["id"])
+        if expected_version is not None:
+            statement = statement.where(table.c.version == expected_version)
+        result = connection.execute(statement.values(**self._columns(entity, record)))
+        if result.rowcount != 1:
+            return False
+        self._write_children(connection, entity, record, old)
+        return True
+
+    def _write_children(self, connection: Connection, entity: Entity, record: Record, old: Record) -> None:
+        for name, child in self.tables_of(entity):
+            table = self.schema.tables[child.name]
+            before = {row["id"]: row for row in old.get(name) or ()}
+            kept: set[int] = set()
+            new_rows = []
+            for index, row in enumerate(record.get(name) or ()):
+                row["idx"] = index + 1
+                row["parent_id"] = record["id"]
+                values = {key: row.get(key) for key in _names(table) if key != "id"}
+                if row.get("id") in before:
+                    kept.add(row["id"])
+                    if any(before[row["id"]].get(key) != value for key, value in values.items()):
+                        connection.execute(update(table).where(table.c.id == row["id"]).values(**values))
+                else:
+                    new_rows.append((row, values))
+            removed = [row_id for row_id in before if row_id not in kept]
+            if removed:
+                connection.execute(delete(table).where(table.c.id.in_(removed)))
+            if new_rows:  # one statement for all new rows, ids back in order
+                ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                         [values for _, values in new_rows]).scalars().all()
+                for (row, _), new_id in zip(new_rows, ids, strict=True):
+                    row["id"] = new_id
+        for name in self.many_links_of(entity):
+            if record.get(name) == old.get(name):
+                continue
+            junction = self.schema.junctions[(entity.name, name)]
+            connection.execute(delete(junction).where(junction.c.owner_id == record["id"]))
+            targets = record.get(name) or []
+            if targets:
+                connection.execute(insert(junction), [{"owner_id": record["id"], "target_id": target, "idx": index}
+                                                      for index, target in enumerate(targets)])
+
+    def delete(self, connection: Connection, entity: Entity, record_id: int) -> None:
+        table = self.schema.tables[entity.name]
+        connection.execute(delete(table).where(table.c.id == record_id))
+
+
+def _names(table: Any) -> list[str]:
+    return [column.name for column in table.columns]
