@@ -58,12 +58,13 @@ class Records:
         self.store = Store(app, self.schema)
         self.computer = Computer(app, self.schema)
 
-    def session(self, user: CurrentUser) -> Session:
-        return Session(self, user)
+    def session(self, user: CurrentUser, *, connection: Connection | None = None) -> Session:
+        """A session for `user`; with `connection`, every call runs inside that transaction (as a savepoint)."""
+        return Session(self, user, connection)
 
-    def system(self) -> Session:
+    def system(self, *, connection: Connection | None = None) -> Session:
         """jxc's own work (demo data, migrations, tests): not subject to the app's permissions."""
-        return Session(self, SYSTEM)
+        return Session(self, SYSTEM, connection)
 
     def entity(self, name: str) -> Entity:
         entity = self.app.entities.get(name)
@@ -74,16 +75,22 @@ class Records:
 
 
 class Session:
-    def __init__(self, records: Records, user: CurrentUser) -> None:
+    def __init__(self, records: Records, user: CurrentUser, connection: Connection | None = None) -> None:
         self.records = records
         self.app = records.app
         self.user = user
         self.access = Access(records.app, records.schema, user)
+        self._connection = connection
 
     # --- plumbing -------------------------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[tuple[Connection, EngineContext]]:
+        if self._connection is not None:
+            with self._connection.begin_nested():
+                yield self._connection, EngineContext(self._connection, self.records.schema.table,
+                                                      self.records.clock, self.user)
+            return
         with self.records.engine.begin() as connection:
             yield connection, EngineContext(connection, self.records.schema.table, self.records.clock, self.user)
 

@@ -94,6 +94,7 @@ class Schema:
     user_junctions: dict[str, Table] = field(default_factory=dict)
     audit: Table | None = None
     series: Table | None = None
+    demo: Table | None = None
 
     def table(self, entity: str) -> Table:
         """The table of `entity` (the formula SQL compiler calls this; `user` is jxc's user table)."""
@@ -116,6 +117,12 @@ def build_schema(app: App, metadata: MetaData | None = None) -> Schema:
         Column("changes", Text),
         Column("comment", Text),
         Index(None, "entity", "record_id"),
+    )
+    schema.demo = Table(
+        "jxc_demo", schema.metadata,
+        Column("entity", String(63), primary_key=True),
+        Column("position", Integer, primary_key=True),  # the record's place in the app's demo list
+        Column("record_id", BigInteger, nullable=False),
     )
     schema.series = Table(
         "jxc_series", schema.metadata,
