@@ -9,6 +9,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+import pluggy
+
 from dsl.dump import dump_app, to_yaml
 from dsl.formula.catalog import Catalog
 from dsl.formula.checker import Checker
@@ -61,7 +63,45 @@ def _parser() -> argparse.ArgumentParser:
     formula.add_argument("--db", metavar="URL",
                          help="also run the formula as SQL in this database (sqlite:///file or postgresql://...)")
     formula.add_argument("--today", metavar="DATE", help="pretend today is this date (YYYY-MM-DD)")
+
+    migrate = commands.add_parser(
+        "migrate", help="bring an app's database up to date with its YAML files (shows the plan first)",
+        description="Compare the app with its database and change the database to match: tables for new "
+                    "entities, new fields and indexes, fields made longer. Changes that could lose data are refused, "
+                    "with the reason: a removed field or entity needs --allow-drop (its data is first copied to a "
+                    "backup table), a renamed field needs 'renamed_from: OLD_NAME' in the YAML, and a field made "
+                    "shorter or stricter is changed only when every existing value fits. All changes are made "
+                    "together or not at all, and each is recorded in the database.",
+        epilog="Example: jxc migrate apps/food --dry-run")
+    migrate.add_argument("app", metavar="APP", help="the app's folder, e.g. apps/food")
+    migrate.add_argument("--db", metavar="URL",
+                         help="the database (sqlite:///file or postgresql://...); default: $JXC_DB, else the "
+                              "SQLite file APP/data/jxc.sqlite")
+    migrate.add_argument("--dry-run", action="store_true",
+                         help="only show the plan (each change and its SQL); change nothing")
+    migrate.add_argument("--allow-drop", action="store_true",
+                         help="allow removing fields and tables the app no longer has; their data is first copied "
+                              "to a backup table named jxc_backup_...")
+    _add_plugin_commands(commands)
     return parser
+
+
+def _add_plugin_commands(commands: argparse._SubParsersAction) -> None:
+    """Subcommands from plugins (hook jxc_cli_commands); a broken plugin must not take `jxc` down with it."""
+    try:
+        plugin_support.add_cli_commands(_plugins(), commands)
+    except Exception as error:
+        reason = error if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+        print(f"jxc: warning: plugin commands are not available ({reason})", file=sys.stderr)
+
+
+def _plugins():
+    """The plugin manager; a broken plugin (e.g. a misspelt hook) is the admin's to fix, not a jxc bug."""
+    try:
+        return plugin_support.plugin_manager()
+    except pluggy.PluginValidationError as error:
+        name = getattr(error.plugin, "__name__", type(error.plugin).__name__)
+        raise UserError(f"the plugin {name} is broken, ask its author to fix it: {error}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "formula":
             return _formula(args)
+        if args.command == "migrate":
+            return _migrate(args)
+        if callable(getattr(args, "handler", None)):  # a plugin's command
+            return args.handler(args) or EXIT_OK
         parser.error(f"unknown command {args.command}")
     except UserError as error:
         print(f"jxc: {error}", file=sys.stderr)
@@ -94,9 +138,10 @@ def _load(path: str):
         near = did_you_mean(folder.name, [p.name for p in folder.parent.iterdir() if p.is_dir()]) \
             if folder.parent.is_dir() else None
         raise UserError(f"there is no app folder {path}" + (f" ({near})" if near else ""))
-    manager = plugin_support.plugin_manager()
+    manager = _plugins()
     return load_app(folder, registry=plugin_support.formula_registry(manager),
-                    channels=plugin_support.channels(manager), plugins=plugin_support.settings_schemas(manager))
+                    channels=plugin_support.channels(manager), plugins=plugin_support.settings_schemas(manager),
+                    always_on=plugin_support.always_on(manager))
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -137,7 +182,7 @@ def _formula(args: argparse.Namespace) -> int:
                 raise UserError(f"{args.app} has no entity '{args.entity}'" + (f" ({hint})" if hint else ""))
             entity = args.entity
     if registry is None:
-        registry = plugin_support.formula_registry(plugin_support.plugin_manager())
+        registry = plugin_support.formula_registry(_plugins())
     now = None
     if args.today:
         try:
@@ -203,6 +248,50 @@ def _formula_in_database(url, expr, catalog, entity, record, context, python_val
     verdict = "(same as Python)" if same else "(DIFFERENT from Python!)"
     print(f"SQL ({engine.dialect.name}): {_show(value)}    {verdict}")
     return EXIT_OK if same else EXIT_PROBLEMS
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from engine.db import DatabaseUrlError, create_engine, resolve_url
+    from engine.migrate import MigrationError, apply, plan
+
+    try:
+        app = _load(args.app)
+    except CheckFailed as failed:
+        raise UserError(f"{args.app} has problems; run 'jxc check {args.app}' first "
+                        f"({len(failed.problems)} found)") from None
+    try:
+        engine = create_engine(resolve_url(args.db, Path(args.app) / "data"), registry=app.registry)
+    except DatabaseUrlError as error:
+        raise UserError(str(error)) from None
+    try:
+        the_plan = plan(app, engine, allow_drop=args.allow_drop)
+        print(the_plan.text())
+        if the_plan.refusals:
+            count = len(the_plan.refusals)
+            print(f"\nrefused {count} change{'s' if count != 1 else ''}; the database was not changed:")
+            for change in the_plan.refusals:
+                print(f"  - {change.refused}")
+            return EXIT_PROBLEMS
+        if args.dry_run:
+            count = len(the_plan.changes)
+            print(f"\ndry run: nothing was changed ({count} change{'s' if count != 1 else ''} planned)")
+            return EXIT_OK
+        if the_plan.empty:
+            if the_plan.record_types:  # only jxc's record of the column types is behind
+                apply(the_plan, engine, app_version=app.version)
+            return EXIT_OK
+        applied = apply(the_plan, engine, app_version=app.version,
+                        progress=lambda message: print(f"... {message}", file=sys.stderr))
+        print(f"applied {applied.count} change{'s' if applied.count != 1 else ''}")
+        return EXIT_OK
+    except MigrationError as error:
+        raise UserError(str(error)) from None
+    except DBAPIError as error:
+        raise UserError(f"the database refused: {str(error.orig).strip().splitlines()[0]}") from None
+    finally:
+        engine.dispose()
 
 
 def _show(value: object) -> str:

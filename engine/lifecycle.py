@@ -45,8 +45,11 @@ class Lifecycle:
                 raise LifecycleError(f"{entity.name} {record.get('doc_no') or record_id} is already "
                                      f"{record['docstatus']}")
             self.session._check_version(connection, entity, record, version)
-            old = {key: (list(value) if isinstance(value, list) else value) for key, value in record.items()}
+            # rows copied too: the recheck recomputes them in place, and only what differs from `old` is written
+            old = {key: ([dict(row) if isinstance(row, dict) else row for row in value] if isinstance(value, list)
+                         else value) for key, value in record.items()}
             self._recheck(connection, context, entity, record)
+            self._check_source(connection, entity, record)
             self._veto(entity, record, connection)
             now = self.records.clock.now()
             record["doc_no"] = self._number(connection, entity, record, now)
@@ -75,19 +78,31 @@ class Lifecycle:
         if problems:
             raise ValidationFailed(problems)
 
-    def _veto(self, entity: Entity, record: Record, connection: Connection) -> None:
-        plugins = self.records.plugins
-        if plugins is None:
+    def _check_source(self, connection: Connection, entity: Entity, record: Record) -> None:
+        """A document made from another is submitted only while that one still is (not cancelled since)."""
+        source_name, source_id = record.get("made_from_entity"), record.get("made_from_id")
+        if not source_name or source_id is None or source_name not in entity.make_from:
             return
-        refusals = [message for message in plugins.hook.jxc_before_submit(
+        table = self.records.schema.tables[source_name]
+        row = connection.execute(select(table.c.doc_no, table.c.docstatus).where(table.c.id == source_id)).first()
+        if row is None or row.docstatus != "submitted":
+            raise LifecycleError(f"{entity.name} cannot be submitted: it was made from {source_name} "
+                                 f"{row.doc_no if row else source_id}, which is "
+                                 f"{row.docstatus if row else 'deleted'}")
+
+    def _veto(self, entity: Entity, record: Record, connection: Connection) -> None:
+        hooks = self.records.hooks
+        if hooks is None:
+            return
+        refusals = [message for message in hooks.jxc_before_submit(
             session=self.session, entity=entity, record=record, connection=connection) if message]
         if refusals:
             raise Vetoed("; ".join(refusals))
 
     def _hook(self, name: str, entity: Entity, record: Record, connection: Connection) -> None:
-        plugins = self.records.plugins
-        if plugins is not None:
-            getattr(plugins.hook, name)(session=self.session, entity=entity, record=record, connection=connection)
+        hooks = self.records.hooks
+        if hooks is not None:
+            getattr(hooks, name)(session=self.session, entity=entity, record=record, connection=connection)
 
     def _number(self, connection: Connection, entity: Entity, record: Record, now: Any) -> str:
         if record.get("amended_from"):
@@ -99,8 +114,7 @@ class Lifecycle:
                 row = connection.execute(select(table.c.doc_no, table.c.amended_from)
                                          .where(table.c.id == parent)).first()
                 root_number, parent = (row.doc_no, row.amended_from) if row else (root_number, None)
-            base = root_number.rsplit("-", 1)[0] if chain > 1 and root_number and "-" in root_number else root_number
-            return f"{base}-{chain}"
+            return f"{root_number}-{chain}"  # the first document's number: PO-2026-00012-1, -2, ...
         assert entity.naming is not None
         return next_number(connection, self.records.schema, entity.naming, entity.name, now.date())
 
@@ -147,8 +161,7 @@ class Lifecycle:
 
     def amend(self, entity_name: str, record_id: int) -> Record:
         entity = self._document(entity_name)
-        self.session.access.require(entity, "amend")
-        self.session.access.require(entity, "create")
+        self.session.access.require(entity, "amend")  # the right to amend is the right to make the corrected copy
         with self.session.transaction() as (connection, _):
             record = self.session._load_one(connection, entity, record_id)
         if record["docstatus"] != "cancelled":
@@ -159,7 +172,7 @@ class Lifecycle:
         values = _editable_values(entity, record, self.app)
         made_from = (record["made_from_entity"], record["made_from_id"]) if record.get("made_from_entity") else None
         copy = self.session.create(entity_name, values, _made_from=made_from, _internal=True,
-                                   _amended_from=record_id)
+                                   _amended_from=record_id, _verb="amend")
         return copy
 
     # --- make from --------------------------------------------------------------------------------------
@@ -182,6 +195,7 @@ class Lifecycle:
 
     def make_from(self, target_name: str, source_name: str, source_id: int) -> Record:
         """A new draft of the target, made from the source with the app's mappings, saved."""
+        self.session.access.require(self._document(target_name), "create")  # refused before any work
         values = self.draft_from(target_name, source_name, source_id)
         return self.session.create(target_name, values, _made_from=(source_name, source_id), _internal=True)
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from dsl.build import BUILTIN_CHANNELS
 from dsl.formula.functions import FunctionSpec, Registry, builtin_registry
 from engine import hookspecs
+from engine.hookspecs import ScanResult
 
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from dsl.model import App
+
+# Registered before the entry points, so installed plugins are called first (pluggy calls the last registered
+# first) and can take over what a built-in does, e.g. read a barcode the built-in GS1 reader would.
+BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.gs1",)
 
 
 def plugin_manager(extra: Mapping[str, object] | Iterable[object] = (), *,
@@ -21,16 +31,45 @@ def plugin_manager(extra: Mapping[str, object] | Iterable[object] = (), *,
     """Built-in plugins, those installed under the `jxc` entry-point group, and `extra` (by name)."""
     manager = pluggy.PluginManager("jxc")
     manager.add_hookspecs(hookspecs)
+    always_on: set[str] = set()
     for module_name in BUILTIN_PLUGINS:
         module = __import__(module_name, fromlist=["_"])
-        manager.register(module, name=module_name.rsplit(".", 1)[-1])
+        name = module_name.rsplit(".", 1)[-1]
+        manager.register(module, name=name)
+        always_on.add(name)
     if entry_points:
         manager.load_setuptools_entrypoints("jxc")
     named = extra.items() if isinstance(extra, Mapping) else ((None, plugin) for plugin in extra)
     for name, plugin in named:
-        manager.register(plugin, name=name)
+        registered = manager.register(plugin, name=name)
+        always_on.add(str(registered))
     manager.check_pending()  # a misspelt hook implementation is an error, not silently ignored
+    # Built-in plugins and those the caller registered itself are always on; an installed plugin (found
+    # through its entry point) acts on an app only when the app enables it under plugins: in app.yaml.
+    manager.jxc_always_on = frozenset(always_on)  # type: ignore[attr-defined]
     return manager
+
+
+def always_on(manager: pluggy.PluginManager) -> frozenset[str]:
+    return getattr(manager, "jxc_always_on", frozenset())
+
+
+class AppHooks:
+    """The manager's hooks restricted to the plugins one app may use (`hooks.jxc_before_submit(...)`)."""
+
+    def __init__(self, manager: pluggy.PluginManager, enabled: Iterable[str]) -> None:
+        allowed = set(enabled) | always_on(manager)
+        self._manager = manager
+        self._others = [plugin for plugin in manager.get_plugins() if _plugin_name(manager, plugin) not in allowed]
+        self._callers: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        caller = self._callers.get(name)
+        if caller is None:
+            caller = self._callers[name] = self._manager.subset_hook_caller(name, self._others)
+        return caller
 
 
 def _plugin_name(manager: pluggy.PluginManager, plugin: object) -> str:
@@ -62,3 +101,87 @@ def settings_schemas(manager: pluggy.PluginManager) -> dict[str, dict[str, Any] 
     for plugin in manager.get_plugins():
         schemas.setdefault(_plugin_name(manager, plugin), None)
     return schemas
+
+
+def scan(manager: pluggy.PluginManager, app: App | None, text: str) -> ScanResult | None:
+    """What a scanned code identifies, from the first plugin that recognises it; None if none does.
+
+    Scanners end a scan with Enter (removed here); the GS1 group separator (\\x1d) is kept.
+    """
+    text = text.strip("\r\n")
+    if not text:
+        return None
+    result = manager.hook.jxc_scan(app=app, text=text)
+    if result is None:
+        return None
+    if not isinstance(result, Mapping) or not (isinstance(result.get("kind"), str) or result.get("error")):
+        raise TypeError(f"a jxc_scan plugin returned {result!r} for {text!r}; expected a dict with 'kind' or "
+                        "'error'")
+    return ScanResult(**result)
+
+
+def web_routes(manager: pluggy.PluginManager, app: App) -> list[BaseRoute]:
+    from starlette.routing import BaseRoute
+
+    routes: list[BaseRoute] = []
+    for impl in reversed(manager.hook.jxc_web_routes.get_hookimpls()):
+        for route in _call(impl, app=app) or ():
+            if not isinstance(route, BaseRoute):
+                raise TypeError(f"plugin {_plugin_name(manager, impl.plugin)} returned {route!r} from "
+                                "jxc_web_routes; expected Starlette Route or Mount objects")
+            routes.append(route)
+    return routes
+
+
+def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one implementation as pluggy would: with only the arguments it asks for."""
+    return impl.function(*(kwargs[name] for name in impl.argnames))
+
+
+def _merged(manager: pluggy.PluginManager, hook: str, what: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    for impl in reversed(getattr(manager.hook, hook).get_hookimpls()):
+        plugin = _plugin_name(manager, impl.plugin)
+        for name, value in (_call(impl) or {}).items():
+            if name in merged:
+                raise ValueError(f"{what} {name} is defined twice: by {owner[name]} and by {plugin}")
+            merged[name], owner[name] = value, plugin
+    return merged
+
+
+def form_widgets(manager: pluggy.PluginManager) -> dict[str, str]:
+    """Widget name → Jinja2 template path, from every plugin; two plugins may not define the same widget."""
+    return _merged(manager, "jxc_form_widgets", "form widget")
+
+
+def devices(manager: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
+    """Device driver name → factory, from every plugin; two plugins may not define the same driver."""
+    return _merged(manager, "jxc_devices", "device driver")
+
+
+def template_folders(manager: pluggy.PluginManager) -> list[Path]:
+    """The plugins' template folders, to search after jxc's own `templates/`; each must exist."""
+    folders: list[Path] = []
+    for impl in reversed(manager.hook.jxc_template_folders.get_hookimpls()):
+        for folder in _call(impl) or ():
+            path = Path(folder)
+            if not path.is_dir():
+                raise ValueError(f"plugin {_plugin_name(manager, impl.plugin)}'s template folder {path} does not "
+                                 "exist")
+            folders.append(path)
+    return folders
+
+
+def add_cli_commands(manager: pluggy.PluginManager, subparsers: argparse._SubParsersAction) -> None:
+    """Let every plugin add its subcommands; each must `set_defaults(handler=...)`."""
+    for impl in reversed(manager.hook.jxc_cli_commands.get_hookimpls()):
+        before = set(subparsers.choices)
+        try:
+            _call(impl, subparsers=subparsers)
+        except argparse.ArgumentError as error:  # e.g. a name jxc or another plugin already uses
+            raise ValueError(f"plugin {_plugin_name(manager, impl.plugin)}: {error}") from None
+        for name in set(subparsers.choices) - before:
+            if not callable(subparsers.choices[name].get_default("handler")):
+                raise ValueError(f"plugin {_plugin_name(manager, impl.plugin)}'s command {name} has no handler "
+                                 "(call set_defaults(handler=...) on its parser)")

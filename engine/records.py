@@ -37,6 +37,7 @@ from engine.errors import (
     ValidationFailed,
 )
 from engine.lifecycle import Lifecycle
+from engine.plugins import AppHooks
 from engine.schema import Schema, build_schema
 from engine.store import Record, Store
 
@@ -54,6 +55,7 @@ class Records:
         self.engine = engine
         self.schema = schema or build_schema(app)
         self.plugins = plugins
+        self.hooks = AppHooks(plugins, app.plugins) if plugins is not None else None
         self.clock = clock or Clock(app.timezone)
         self.store = Store(app, self.schema)
         self.computer = Computer(app, self.schema)
@@ -114,7 +116,26 @@ class Session:
         self.access.require(entity, "read")
         with self.transaction() as (connection, _):
             self._load_one(connection, entity, record_id)
-            return audit.history(connection, self.records.schema, entity.name, record_id)
+            return [self._shown_changes(entity, entry)
+                    for entry in audit.history(connection, self.records.schema, entity.name, record_id)]
+
+    def _shown_changes(self, entity: Entity, entry: dict[str, Any]) -> dict[str, Any]:
+        """An audit entry without the fields this user may not see (in table rows too)."""
+        if self.user.is_admin:
+            return entry
+        changes: dict[str, Any] = {}
+        for name, change in entry["changes"].items():
+            field = entity.fields.get(name)
+            if field is not None and self.access.field_access(entity.name, name) == "hidden":
+                continue
+            if field is not None and field.type is FieldType.TABLE and isinstance(change, dict):
+                child = field.table or ""
+                change = {row_id: {key: value for key, value in row.items()
+                                   if self.access.field_access(child, key) != "hidden" or
+                                   key not in self.app.entities[child].fields}
+                          for row_id, row in change.items()}
+            changes[name] = change
+        return {**entry, "changes": changes}
 
     def list(self, entity_name: str, **options: Any) -> Any:
         from engine.query import list_records
@@ -127,9 +148,9 @@ class Session:
     # --- writing ------------------------------------------------------------------------------------
 
     def create(self, entity_name: str, values: Mapping[str, Any], *, _made_from: tuple[str, int] | None = None,
-               _internal: bool = False, _amended_from: int | None = None) -> Record:
+               _internal: bool = False, _amended_from: int | None = None, _verb: str = "create") -> Record:
         entity = self.records.entity(entity_name)
-        self.access.require(entity, "create")
+        self.access.require(entity, _verb)
         with self.transaction() as (connection, context):
             record = self.records.store.blank(entity)
             given = self._assign(entity, record, values, problems := [], creating=True, internal=_internal)
@@ -186,7 +207,7 @@ class Session:
             self.records.store.delete(connection, entity, record_id)
             audit.record_change(connection, self.records.schema, at=self.records.clock.now(), user_id=self.user.id,
                                 entity=entity.name, record_id=record_id, action="delete",
-                                changes=audit.diff(old, {}, []))
+                                changes=audit.diff(old, {}, self._tables(entity)))
 
     # --- documents (engine.lifecycle) -----------------------------------------------------------------
 
@@ -236,15 +257,15 @@ class Session:
                 return "is set by jxc and cannot be given"
             hint = did_you_mean(name, entity.fields)
             return f"{entity.name} has no field '{name}'" + (f" ({hint})" if hint else "")
+        access = None if internal else self.access.field_access(entity.name, name)
+        if access == "hidden":  # before anything that would tell the field exists (or its formula)
+            return f"{entity.name} has no field '{name}'"
         if field.computed:
             return f"is computed ({field.formula.source}) and cannot be given"
         if internal:
             return None
         if field.read_only:
             return "is read-only"
-        access = self.access.field_access(entity.name, name)
-        if access == "hidden":
-            return f"{entity.name} has no field '{name}'"
         if access == "read_only":
             return "is read-only for you"
         return None

@@ -117,6 +117,7 @@ def build_schema(app: App, metadata: MetaData | None = None) -> Schema:
         Column("changes", Text),
         Column("comment", Text),
         Index(None, "entity", "record_id"),
+        sqlite_autoincrement=True,
     )
     schema.demo = Table(
         "jxc_demo", schema.metadata,
@@ -163,7 +164,7 @@ def _user_table(app: App, schema: Schema) -> Table:
         if field_def.type is FieldType.LINK and field_def.many:
             continue
         columns.append(_field_column(name, field_def))
-    table = Table(USER_TABLE, schema.metadata, *columns)
+    table = Table(USER_TABLE, schema.metadata, *columns, sqlite_autoincrement=True)
     Table("jxc_user_role", schema.metadata,
           Column("user_id", ID_TYPE, ForeignKey(f"{USER_TABLE}.id", ondelete="CASCADE"), primary_key=True),
           Column("role", String(63), primary_key=True))
@@ -220,7 +221,9 @@ def _entity_table(app: App, entity: Entity, schema: Schema) -> Table:
         columns.append(_field_column(name, field_def))
     for group in entity.unique:
         constraints.append(UniqueConstraint(*group))
-    table = Table(short_name(entity.name), schema.metadata, *columns, *constraints)  # type: ignore[arg-type]
+    # AUTOINCREMENT: SQLite would otherwise give a deleted record's id to the next one, mixing audit histories.
+    table = Table(short_name(entity.name), schema.metadata, *columns, *constraints,  # type: ignore[arg-type]
+                  sqlite_autoincrement=True)
     for group in entity.indexes:
         Index(None, *(table.c[name] for name in group))
     if entity.kind is EntityKind.DOCUMENT:

@@ -14,7 +14,7 @@ from dsl.formula.types import DECIMAL
 from dsl.loader import load_app
 from dsl.problems import CheckFailed
 from engine import hookimpl, hookspecs
-from engine.plugins import channels, formula_registry, plugin_manager, settings_schemas
+from engine.plugins import always_on, channels, formula_registry, plugin_manager, settings_schemas
 
 DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
 
@@ -138,3 +138,33 @@ def test_every_hook_is_documented_with_an_example_and_nothing_else_is():
         section = text.split(f"### {name}\n", 1)[1].split("\n### ", 1)[0]
         assert f"def {name}(" in section, f"docs/plugins.md shows no example implementation of {name}"
         assert getattr(hookspecs, name).__doc__, f"{name} has no docstring in engine/hookspecs.py"
+
+
+def test_an_installed_plugin_acts_only_on_apps_that_enable_it(shop):
+    manager = plugin_manager({"stock_sms": StockPlugin()}, entry_points=False)
+    manager.jxc_always_on = frozenset()  # as if installed through its entry point, not registered by us
+    shop.write(APP.replace('  stock_sms: {gateway: "https://sms.example"}', "  {}").replace("plugins:\n  {}\n", ""))
+    with pytest.raises(CheckFailed) as caught:
+        load_app("apps/shop", registry=formula_registry(manager), channels=channels(manager),
+                 plugins=settings_schemas(manager), always_on=always_on(manager))
+    assert (f"{shop.at(chr(34) + 'STOCK(item')}: error: STOCK comes from the plugin 'stock_sms', which this app does not "
+            "enable") in str(caught.value)
+    assert "hint: add stock_sms: {} under plugins: in app.yaml" in str(caught.value)
+
+
+def test_hooks_skip_plugins_the_app_does_not_enable():
+    from engine.plugins import AppHooks
+
+    calls = []
+
+    class Recorder:
+        @hookimpl
+        def jxc_before_submit(self, session, entity, record, connection):
+            calls.append(1)
+
+    manager = plugin_manager({"recorder": Recorder()}, entry_points=False)
+    manager.jxc_always_on = frozenset()
+    AppHooks(manager, enabled=[]).jxc_before_submit(session=None, entity=None, record={}, connection=None)
+    assert calls == []
+    AppHooks(manager, enabled=["recorder"]).jxc_before_submit(session=None, entity=None, record={}, connection=None)
+    assert calls == [1]

@@ -31,7 +31,8 @@ BUILTIN_CHANNELS = ("inbox", "email", "wecom", "dingtalk")
 
 
 def build_app(assembly: Assembly, registry: Registry, *, channels: Iterable[str] = BUILTIN_CHANNELS,
-              plugins: Mapping[str, Mapping[str, Any] | None] | None = None) -> tuple[App | None, list[Problem]]:
+              plugins: Mapping[str, Mapping[str, Any] | None] | None = None,
+              always_on: Iterable[str] = ()) -> tuple[App | None, list[Problem]]:
     ctx = BuildContext(assembly, registry, channels)
     header = assembly.header
     if header is None:
@@ -77,7 +78,7 @@ def build_app(assembly: Assembly, registry: Registry, *, channels: Iterable[str]
     problems = [*assembly.problems, *ctx.problems]
     if problems:
         return None, problems
-    return App(
+    app = App(
         name=str(header.get("name")), title=title_of(header), version=str(header.get("version", "0.1.0")),
         locale=str(header.get("locale", "zh-CN")), timezone=timezone, modules=tuple(assembly.modules),
         plugins=MappingProxyType(enabled), entities=MappingProxyType(entities),
@@ -86,7 +87,25 @@ def build_app(assembly: Assembly, registry: Registry, *, channels: Iterable[str]
         demo=MappingProxyType(demo), stock=ctx.stock, catalog=ctx.catalog, registry=registry,
         description=label_of(header.at("description")) if header.get("description") is not None else None,
         source_dir=str(assembly.app_dir), user_fields=MappingProxyType(user_fields),
-    ), []
+    )
+    if plugins is not None:
+        problems = _plugins_not_enabled(app, set(enabled) | set(always_on))
+    return (None, problems) if problems else (app, [])
+
+
+def _plugins_not_enabled(app: App, allowed: set[str]) -> list[Problem]:
+    """A formula may use a plugin's function only when the app enables that plugin under plugins:."""
+    from dsl.formula import ir
+    from dsl.summary import iter_formulas
+
+    problems = []
+    for where, formula in iter_formulas(app):
+        for node in ir.walk(formula.expr):
+            if isinstance(node, ir.Call) and node.function.plugin and node.function.plugin not in allowed:
+                problems.append(Problem(f"{node.function.name} comes from the plugin '{node.function.plugin}', "
+                                        "which this app does not enable", formula.origin, where,
+                                        f"add {node.function.plugin}: {{}} under plugins: in app.yaml"))
+    return problems
 
 
 def _workflow_field(assembly: Assembly, entity: str) -> str | None:
