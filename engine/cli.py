@@ -82,6 +82,29 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--allow-drop", action="store_true",
                          help="allow removing fields and tables the app no longer has; their data is first copied "
                               "to a backup table named jxc_backup_...")
+    demo = commands.add_parser(
+        "demo", help="set up an app's database and load its demo data (safe to run again)",
+        description="Bring the app's database up to date (like 'jxc migrate') and load the demo records its YAML "
+                    "files give under demo:. Records already loaded are skipped, so running it twice changes "
+                    "nothing.")
+    demo.add_argument("app", metavar="APP", help="the app's folder, e.g. apps/food")
+    demo.add_argument("--db", metavar="URL", help="the database; default: $JXC_DB, else APP/data/jxc.sqlite")
+
+    user = commands.add_parser("user", help="manage the people who use an app and their roles",
+                               description="Add users and give them the app's roles (采购员, 仓管员...).")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = user_commands.add_parser("add", help="add a user with one or more roles",
+                                   epilog="Example: jxc user add zhang --role purchaser --app apps/food")
+    add.add_argument("name", metavar="NAME", help="the user's login name (no spaces), e.g. zhangsan")
+    add.add_argument("--role", action="append", default=[], metavar="ROLE",
+                     help="a role from the app (repeat for several); 'admin' may do everything")
+    add.add_argument("--full-name", metavar="TEXT", help="the name shown to others, e.g. 张三")
+    add.add_argument("--email", metavar="ADDRESS")
+    add.add_argument("--app", metavar="APP", required=True, help="the app's folder, e.g. apps/food")
+    add.add_argument("--db", metavar="URL", help="the database; default: $JXC_DB, else APP/data/jxc.sqlite")
+    listing = user_commands.add_parser("list", help="list the users and their roles")
+    listing.add_argument("--app", metavar="APP", required=True, help="the app's folder, e.g. apps/food")
+    listing.add_argument("--db", metavar="URL", help="the database; default: $JXC_DB, else APP/data/jxc.sqlite")
     _add_plugin_commands(commands)
     return parser
 
@@ -114,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _formula(args)
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "user":
+            return _user(args)
         if callable(getattr(args, "handler", None)):  # a plugin's command
             return args.handler(args) or EXIT_OK
         parser.error(f"unknown command {args.command}")
@@ -290,6 +317,82 @@ def _migrate(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
     except DBAPIError as error:
         raise UserError(f"the database refused: {str(error.orig).strip().splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+
+
+def _open(args: argparse.Namespace):
+    """The checked app and an engine on its database, migrated to the app's current shape."""
+    from engine.db import DatabaseUrlError, create_engine, resolve_url
+    from engine.migrate import MigrationError, migrate
+
+    try:
+        app = _load(args.app)
+    except CheckFailed as failed:
+        raise UserError(f"{args.app} has problems; run 'jxc check {args.app}' first "
+                        f"({len(failed.problems)} found)") from None
+    try:
+        engine = create_engine(resolve_url(args.db, Path(args.app) / "data"), registry=app.registry)
+    except DatabaseUrlError as error:
+        raise UserError(str(error)) from None
+    try:
+        result = migrate(app, engine, progress=lambda message: print(f"... {message}", file=sys.stderr))
+    except MigrationError as error:
+        engine.dispose()
+        raise UserError(f"{error}; run 'jxc migrate {args.app}' to see the plan") from None
+    if result.applied is not None and result.applied.count:
+        print(f"database updated: {result.applied.count} changes", file=sys.stderr)
+    return app, engine
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from engine.demo import DemoError, load_demo
+    from engine.records import Records
+
+    app, engine = _open(args)
+    try:
+        report = load_demo(Records(app, engine), progress=lambda message: print(f"... {message}", file=sys.stderr))
+    except DemoError as error:
+        raise UserError(str(error)) from None
+    finally:
+        engine.dispose()
+    created = ", ".join(f"{count} {name}" for name, count in report.created.items()) or "nothing new"
+    skipped = sum(report.skipped.values())
+    print(f"demo data: created {created}" + (f"; {skipped} already loaded" if skipped else ""))
+    return EXIT_OK
+
+
+def _user(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from engine.errors import ServiceError
+    from engine.schema import build_schema
+    from engine.users import add_user
+
+    app, engine = _open(args)
+    schema = build_schema(app)
+    try:
+        if args.user_command == "add":
+            try:
+                add_user(engine, app, schema, args.name, roles=args.role, full_name=args.full_name, email=args.email)
+            except ServiceError as error:
+                raise UserError(error.message) from None
+            roles = ", ".join(args.role) or "no roles yet"
+            print(f"added user {args.name} ({roles})")
+            return EXIT_OK
+        users, roles_table = schema.users, schema.metadata.tables["jxc_user_role"]
+        assert users is not None
+        with engine.connect() as connection:
+            rows = connection.execute(select(users.c.id, users.c.name, users.c.full_name, users.c.active)
+                                      .order_by(users.c.name)).all()
+            for row in rows:
+                held = connection.execute(select(roles_table.c.role).where(roles_table.c.user_id == row.id)
+                                          .order_by(roles_table.c.role)).scalars().all()
+                state = "" if row.active else " (inactive)"
+                print(f"{row.name}{' ' + row.full_name if row.full_name else ''}{state}: {', '.join(held) or '-'}")
+            if not rows:
+                print("no users yet; add one with: jxc user add NAME --role ROLE --app " + args.app)
+        return EXIT_OK
     finally:
         engine.dispose()
 

@@ -138,3 +138,31 @@ def test_unknown_command_and_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "jxc builds purchase, sales and inventory (进销存) apps" in capsys.readouterr().out
+
+
+def test_demo_loads_once_and_user_add_checks_roles(tmp_path, monkeypatch, capsys):
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).parent.parent
+    shutil.copytree(repo / "apps", tmp_path / "apps", ignore=shutil.ignore_patterns("data"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JXC_DB", raising=False)
+    code, out, err = run(capsys, "demo", "apps/no_stock")
+    assert code == 0
+    assert out.strip().startswith("demo data: created 3 item_category, 3 customer")
+    assert "database updated:" in err and "demo data: 23/23 records" in err
+    code, out, _ = run(capsys, "demo", "apps/no_stock")
+    assert (code, out.strip()) == (0, "demo data: created nothing new; 23 already loaded")
+    assert (tmp_path / "apps" / "no_stock" / "data" / "jxc.sqlite").exists()
+
+    code, out, _ = run(capsys, "user", "add", "zhang", "--role", "purchaser", "--full-name", "张三",
+                       "--app", "apps/no_stock")
+    assert (code, out.strip()) == (0, "added user zhang (purchaser)")
+    code, _, err = run(capsys, "user", "add", "li", "--role", "buyer", "--app", "apps/no_stock")
+    assert code == 1
+    assert "jxc: 1 problem: roles: the app has no role 'buyer'" in err
+    code, _, err = run(capsys, "user", "add", "zhang", "--app", "apps/no_stock")
+    assert "there is already a user 'zhang'" in err
+    code, out, _ = run(capsys, "user", "list", "--app", "apps/no_stock")
+    assert (code, out.strip()) == (0, "zhang 张三: purchaser")
