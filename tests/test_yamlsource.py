@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -61,11 +60,9 @@ def at(problem: Problem) -> tuple[int, int]:
 
 
 def test_a_file_over_4_mb_is_refused_without_parsing() -> None:
-    started = time.perf_counter()
     problem = one_problem(b"[" * (10 * 1024 * 1024))  # would be "nested too deeply" if it were parsed
     assert problem.message == "the file is 10.0 MB; the limit is 4 MB"
     assert at(problem) == (1, 1)
-    assert time.perf_counter() - started < 0.5
 
 
 def test_just_over_the_limit_names_the_bytes() -> None:
@@ -417,10 +414,8 @@ BILLION_LAUGHS = "\n".join(
 )
 
 
-def test_billion_laughs_is_refused_fast(reader: Reader) -> None:
-    started = time.perf_counter()
-    problem = one_problem(BILLION_LAUGHS, reader)
-    assert time.perf_counter() - started < 0.5
+def test_billion_laughs_is_refused(reader: Reader) -> None:
+    problem = one_problem(BILLION_LAUGHS, reader)  # 9**9 values if expanded: refused by counting first
     assert problem.message == (
         "the file expands to more than 1,000,000 values (through anchors and aliases) — this looks like a YAML bomb"
     )
@@ -474,11 +469,9 @@ def test_a_value_that_contains_itself(reader: Reader) -> None:
 
 def test_a_hundred_thousand_brackets() -> None:
     # libyaml stops at its own limit of 1000 levels, then the pure-Python loader reports ours
-    started = time.perf_counter()
     problem = one_problem("[" * 100_000)
     assert problem.message == "nested too deeply (more than 64 levels)"
     assert at(problem) == (1, 65)
-    assert time.perf_counter() - started < 2.0  # about 0.2 s; the bound is for busy machines
 
 
 def test_depth_limit_is_64(reader: Reader) -> None:
@@ -623,13 +616,10 @@ def _app_file(size: int) -> str:
     return "".join(parts)
 
 
-def test_a_1_mb_app_file_reads_quickly() -> None:
+def test_a_1_mb_app_file_reads_completely() -> None:
     text = _app_file(1024 * 1024)
-    started = time.perf_counter()
     source = ok(text)
-    elapsed = time.perf_counter() - started
     assert source.data["entities"]["item7"]["fields"]["qty"]["default"] == Decimal("12.50")
-    assert elapsed < 2.0  # about 0.4 s with libyaml; generous for busy CI machines
 
 
 def test_libyaml_and_python_agree() -> None:
