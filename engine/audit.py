@@ -31,7 +31,8 @@ def diff(before: Record | None, after: Record, tables: list[str]) -> dict[str, A
     """Field → [before, after] for what changed; a table → its rows' changes by row id (or "added")."""
     changes: dict[str, Any] = {}
     old = before or {}
-    for name, value in after.items():
+    for name in dict.fromkeys([*after, *old]):  # a deleted record's fields go from their value to nothing
+        value = after.get(name)
         if name in _SKIP or name in tables:
             continue
         if old.get(name) != value:
@@ -45,8 +46,10 @@ def diff(before: Record | None, after: Record, tables: list[str]) -> dict[str, A
                       if k not in ("parent", "parent_id", "idx", "id") and (previous or {}).get(k) != v}
             if fields:
                 row_changes[str(row.get("id"))] = fields if previous else {"added": True, **fields}
-        for row_id in old_rows:
-            row_changes[str(row_id)] = {"removed": True}
+        for row_id, row in old_rows.items():
+            row_changes[str(row_id)] = {"removed": True, **{k: [_plain(v), None] for k, v in row.items()
+                                                            if k not in ("parent", "parent_id", "idx", "id")
+                                                            and v is not None}}
         if row_changes:
             changes[table] = row_changes
     return changes

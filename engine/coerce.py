@@ -17,8 +17,10 @@ _TRUE = {"true", "1", "yes", "y", "on", "是", "对"}
 _FALSE = {"false", "0", "no", "n", "off", "否", "", "错"}
 
 
-def coerce(field: Field, value: Any) -> Any:
-    """The value for `field`, or CoercionError with a message for the admin. Blank text is blank."""
+def coerce(field: Field, value: Any, zone: dt.tzinfo | None = None) -> Any:
+    """The value for `field`, or CoercionError with a message for the admin. Blank text is blank.
+
+    Date-times are stored as the app's local time: one given with a UTC offset is converted to `zone`."""
     if value is None or (isinstance(value, str) and value.strip() == "" and field.type is not FieldType.BOOL):
         return None
     kind = field.type
@@ -66,15 +68,15 @@ def coerce(field: Field, value: Any) -> Any:
                 raise CoercionError(f"'{value}' is not a date; write it as 2026-01-31") from None
         raise CoercionError("must be a date, like 2026-01-31")
     if kind is FieldType.DATETIME:
-        if isinstance(value, dt.datetime):
-            return value.replace(tzinfo=None) if value.tzinfo is None else value
-        if isinstance(value, dt.date):
-            return dt.datetime(value.year, value.month, value.day)
         if isinstance(value, str):
             try:
-                return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+                value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
             except ValueError:
                 raise CoercionError(f"'{value}' is not a date and time; write it as 2026-01-31 08:30") from None
+        if isinstance(value, dt.datetime):
+            return value.astimezone(zone).replace(tzinfo=None) if value.tzinfo is not None and zone else value
+        if isinstance(value, dt.date):
+            return dt.datetime(value.year, value.month, value.day)
         raise CoercionError("must be a date and time, like 2026-01-31 08:30")
     if kind is FieldType.LINK:
         if field.many:

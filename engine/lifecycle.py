@@ -255,6 +255,7 @@ class Lifecycle:
         fulfil = table.c[lines.fulfil]
         limit = table.c[lines.limit or lines.qty]
         problems = []
+        moved: dict[str, Any] = {}  # the source's rows, for its audit log
         for line_id, (amount, index) in sorted(amounts.items()):
             change = literal(amount * sign, fulfil.type)
             result = connection.execute(
@@ -266,6 +267,7 @@ class Lifecycle:
                                              f"its line of {source_name} no longer exists"))
                 continue
             done, ordered, position = result
+            moved[str(line_id)] = {lines.fulfil: [_plain(done - amount * sign), _plain(done)]}
             allowed = (ordered or 0) * (1 + lines.tolerance / 100)
             if sign > 0 and done > allowed:
                 extra = f" (with the {lines.tolerance}% tolerance, at most {allowed.normalize():f})" \
@@ -276,11 +278,17 @@ class Lifecycle:
                     f"{(ordered or 0).normalize():f}{extra}"))
         if problems:
             raise ValidationFailed(problems)
+        changes: dict[str, Any] = {lines.source_table: moved} if moved else {}
         if link.progress is not None:
-            self._progress(connection, context, source, source_id, link, table, fulfil, limit)
+            changes |= self._progress(connection, context, source, source_id, link, table, fulfil, limit)
+        if changes:  # the source changed too: its history says so, and which document did it
+            audit.record_change(connection, self.records.schema, at=self.records.clock.now(),
+                                user_id=self.session.user.id, entity=source_name, record_id=source_id,
+                                action="fulfil" if sign > 0 else "unfulfil", changes=changes,
+                                comment=f"{entity.name} {record.get('doc_no')}")
 
     def _progress(self, connection: Connection, context: EngineContext, source: Entity, source_id: int,
-                  link: MakeFrom, lines_table: Any, fulfil: Any, limit: Any) -> None:
+                  link: MakeFrom, lines_table: Any, fulfil: Any, limit: Any) -> dict[str, Any]:
         progress = link.progress
         assert progress is not None
         rows = connection.execute(select(fulfil, limit).where(lines_table.c.parent_id == source_id)).all()
@@ -300,9 +308,14 @@ class Lifecycle:
             else:
                 default = source.fields[progress.status].default
                 values[progress.status] = default.python({}, context) if default is not None else None
-        if values:
-            connection.execute(update(header).where(header.c.id == source_id)
-                               .values(**values, version=header.c.version + 1))
+        if not values:
+            return {}
+        before = connection.execute(select(*(header.c[name] for name in values))
+                                    .where(header.c.id == source_id)).mappings().one()
+        connection.execute(update(header).where(header.c.id == source_id)
+                           .values(**values, version=header.c.version + 1))
+        return {name: [_plain(before[name]), _plain(value)] for name, value in values.items()
+                if before[name] != value}
 
 
 def _evaluate(formula: Any, record: Record, context: EngineContext, problems: list[FieldProblem], path: str) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.engine import Connection
 
+from dsl.formula import ir
 from dsl.formula.checker import Checker
 from dsl.formula.errors import FormulaError
 from dsl.formula.parser import parse
@@ -72,12 +73,12 @@ def list_records(session: Any, connection: Connection, context: EngineContext, e
     compiler = compiler_for(connection, records.schema, session.user, records.clock)
     conditions = [session.access.row_condition(entity, table, connection)]
     if filter:
-        conditions.append(_filter(records.app, compiler, entity, table, filter))
+        conditions.append(_filter(records.app, compiler, entity, table, filter, session.access))
     if search:
-        conditions.append(_search(entity, table, search))
-    keys = _sort_keys(entity, table, sort)
+        conditions.append(_search(entity, table, search, session.access))
+    keys = _sort_keys(entity, table, sort, session.access)
     if after:
-        conditions.append(_after(keys, _decode(after, len(keys))))
+        conditions.append(_after(keys, _decode(after, keys)))
     order = []
     for column, descending in keys:
         order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
@@ -90,12 +91,16 @@ def list_records(session: Any, connection: Connection, context: EngineContext, e
     return Page(shown, cursor, [("-" if d else "") + c.name for c, d in keys])
 
 
-def _filter(app: Any, compiler: SqlCompiler, entity: Entity, table: Any, text: str) -> Any:
+def _filter(app: Any, compiler: SqlCompiler, entity: Entity, table: Any, text: str, access: Any) -> Any:
     try:
         expr = Checker(app.catalog, app.registry, entity.name).check(parse(text))
     except FormulaError as error:
         hint = f" ({error.hint})" if error.hint else ""
         raise InvalidQuery(f"filter, column {error.position + 1}: {error.message}{hint}") from None
+    for node in ir.walk(expr):  # a hidden field cannot be seen through a filter either
+        if isinstance(node, ir.FieldRef | ir.Follow) and node.entity in app.entities \
+                and access.field_access(node.entity, node.field) == "hidden":
+            raise InvalidQuery(f"filter, column {node.start + 1}: {node.entity} has no field '{node.field}'")
     if expr.type.kind not in (Kind.BOOL, Kind.NULL):
         raise InvalidQuery(f"the filter must be a condition (TRUE/FALSE), but it gives {expr.type}")
     try:
@@ -104,24 +109,25 @@ def _filter(app: Any, compiler: SqlCompiler, entity: Entity, table: Any, text: s
         raise InvalidQuery(f"this filter cannot run in the database: {error}") from None
 
 
-def _search(entity: Entity, table: Any, text: str) -> Any:
+def _search(entity: Entity, table: Any, text: str, access: Any) -> Any:
     names = list(entity.search) or [n for n in (entity.key, entity.title, "doc_no") if n and n in table.c]
     names = [n for n in names if n in table.c and (n == "doc_no" or entity.fields[n].type in (
-        FieldType.STRING, FieldType.TEXT, FieldType.CHOICE))]
+        FieldType.STRING, FieldType.TEXT, FieldType.CHOICE)) and access.field_access(entity.name, n) != "hidden"]
     if not names:
         return true()
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return or_(*(table.c[name].ilike(pattern, escape="\\") for name in names))
 
 
-def _sort_keys(entity: Entity, table: Any, sort: list[str] | str | None) -> list[tuple[Any, bool]]:
+def _sort_keys(entity: Entity, table: Any, sort: list[str] | str | None, access: Any) -> list[tuple[Any, bool]]:
     items = sort.split(",") if isinstance(sort, str) else list(sort or ())
     keys = []
     for item in items:
         item = item.strip()
         descending = item.startswith("-")
         name = item.lstrip("-+")
-        if name not in table.c or name in ("parent_id",):
+        if name not in table.c or name in ("parent_id",) or (
+                name in entity.fields and access.field_access(entity.name, name) == "hidden"):
             raise InvalidQuery(f"cannot sort by '{name}': {entity.name} has no such column")
         keys.append((table.c[name], descending))
     if not any(column.name == "id" for column, _ in keys):
@@ -169,11 +175,25 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps([_plain(v) for v in values]).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, count: int) -> list[Any]:
+def _decode(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any]:
+    invalid = InvalidQuery("the page cursor is not valid; start again from the first page")
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidQuery("the page cursor is not valid; start again from the first page") from None
-    if not isinstance(values, list) or len(values) != count:
+        if isinstance(values, list):
+            values = [_unplain(v) for v in values]
+    except (ValueError, UnicodeDecodeError, ArithmeticError):  # bad base64, JSON, number or date
+        raise invalid from None
+    if not isinstance(values, list) or len(values) != len(keys):
         raise InvalidQuery("the page cursor does not fit this sort order; start again from the first page")
-    return [_unplain(v) for v in values]
+    for value, (column, _) in zip(values, keys, strict=True):  # a value of another type would fail in SQL
+        if value is not None and not isinstance(value, _python_type(column)):
+            raise invalid
+    return values
+
+
+def _python_type(column: Any) -> type | tuple[type, ...]:
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:  # pragma: no cover - every column type of jxc has one
+        return object
+    return (int, Decimal) if kind is Decimal else kind

@@ -246,7 +246,7 @@ class Session:
                 self._assign_rows(entity, name, record, value, problems, internal)
                 continue
             try:
-                record[name] = coerce(field, value)
+                record[name] = coerce(field, value, self.records.clock.zone)
             except CoercionError as error:
                 problems.append(FieldProblem(name, str(error)))
         return given
@@ -299,7 +299,7 @@ class Session:
                     continue
                 assert field is not None
                 try:
-                    row[name] = coerce(field, field_value)
+                    row[name] = coerce(field, field_value, self.records.clock.zone)
                     row["_given"].add(name)
                 except CoercionError as error:
                     problems.append(FieldProblem(f"{table}[{index}].{name}", str(error)))

@@ -61,6 +61,25 @@ def test_computed_fields_run_in_the_order_their_formulas_need(toy):
     assert session.get("purchase_order", order["id"])["net"] == D("49.50")
 
 
+def test_given_values_are_converted_to_what_the_fields_hold(toy):
+    session = toy.system()
+    item = session.create("item", {"code": "A", "name": "螺栓", "price": "1,280.5", "rank": "3", "since": "2026-03-01",
+                                   "checked_at": "2026-01-31T08:30:00Z"})
+    # a time with an offset is kept as the app's local time (Asia/Shanghai)
+    assert (item["price"], item["rank"], item["since"], item["checked_at"]) \
+        == (D("1280.50"), 3, dt.date(2026, 3, 1), dt.datetime(2026, 1, 31, 16, 30))
+    assert session.get("item", item["id"]) == item
+    item = session.update("item", item["id"], {"checked_at": "2026-02-01 09:15", "area": ""}, version=1)
+    assert (item["checked_at"], item["area"]) == (dt.datetime(2026, 2, 1, 9, 15), None)
+    with pytest.raises(ValidationFailed) as caught:
+        session.update("item", item["id"], {"rank": "2.5", "price": "1.005", "area": "north", "checked_at": "noon"},
+                       version=item["version"])
+    assert problems(caught.value) == {
+        "rank": "must be a whole number, not 2.5", "price": "has more than 2 decimal places",
+        "area": "'north' is not one of the options: east (华东), west (华西)",
+        "checked_at": "'noon' is not a date and time; write it as 2026-01-31 08:30"}
+
+
 def test_update_changes_adds_and_removes_rows_and_recomputes(records):
     session = records.system()
     bolt, nut, customer = master_data(session)
@@ -261,10 +280,20 @@ def test_every_change_is_in_the_audit_log_with_who_when_and_each_field_before_an
     assert (deleted["changes"]["code"], deleted["changes"]["name"]) == (["X", None], ["作废", None])
 
 
-def test_ids_of_deleted_records_and_rows_are_never_given_again(records, db_kind, request):
+def test_ids_of_deleted_records_and_rows_are_never_given_again(records):
     session = records.system()
     gone = session.create("item", {"code": "X", "name": "作废", "unit": "pcs"})
     session.delete("item", gone["id"])
     new = session.create("item", {"code": "Y", "name": "新品", "unit": "pcs"})
     assert new["id"] != gone["id"]
     assert [entry["action"] for entry in session.history("item", new["id"])] == ["create"]
+    # nor a removed row's id: the audit tells the removed row from the added one
+    customer = session.create("customer", {"code": "C1", "name": "客户"})
+    order = session.create("sales_order", {"customer": customer["id"], "lines": [{"item": new["id"], "qty": "1"}]})
+    [old_row] = order["lines"]
+    order = session.update("sales_order", order["id"], {"lines": [{"item": new["id"], "qty": "2"}]},
+                           version=order["version"])
+    [new_row] = order["lines"]
+    assert new_row["id"] != old_row["id"]
+    rows = audit_entries(records, "sales_order", order["id"])[-1]["changes"]["lines"]
+    assert (rows[str(old_row["id"])]["removed"], rows[str(new_row["id"])]["added"]) == (True, True)
