@@ -93,6 +93,11 @@ class Access:
             result.append(tuple(rules))
         return result
 
+    def rules_text(self, entity: Entity) -> str:
+        """The row rules that limit this user on `entity`, as the admin wrote them."""
+        groups = self._rules(entity) or ()
+        return " or ".join(" AND ".join(rule.source for rule in group) for group in groups)
+
     def can_see(self, connection: Connection, entity: Entity, record_id: int) -> bool:
         rules = self._rules(entity)
         if rules is None:

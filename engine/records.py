@@ -159,6 +159,7 @@ class Session:
             if _amended_from is not None:
                 record["amended_from"] = _amended_from
             self._complete(connection, context, entity, record, given, problems, creating=True)
+            self._within_rules(entity, record, context)
             now = self.records.clock.now()
             record.update(created_at=now, created_by=self.user.id, modified_at=now, modified_by=self.user.id,
                           version=1)
@@ -181,6 +182,7 @@ class Session:
             record = _copy(old)
             given = self._assign(entity, record, values, problems := [], creating=False, internal=False)
             self._complete(connection, context, entity, record, given, problems, creating=False)
+            self._within_rules(entity, record, context)
             now = self.records.clock.now()
             record.update(modified_at=now, modified_by=self.user.id, version=old["version"] + 1)
             if not self.records.store.update(connection, entity, record, old, expected_version=version):
@@ -331,6 +333,12 @@ class Session:
             computer.unlink_rows(record, rules)
         if problems:
             raise ValidationFailed(problems)
+
+    def _within_rules(self, entity: Entity, record: Record, context: EngineContext) -> None:
+        """A user may not create or change a record into one their row rules would hide from them."""
+        if not self.access.check_record(entity, record, context):
+            raise PermissionDenied(f"{self.user.name} may only keep {entity.name} records where "
+                                   f"{self.access.rules_text(entity)}")
 
     def _check_version(self, connection: Connection, entity: Entity, old: Record, version: int, *,
                        after_write: bool = False) -> None:

@@ -102,6 +102,12 @@ class Schema:
             return self.users
         return self.tables[entity]
 
+    def many_link(self, entity: str, field_name: str) -> Table | None:
+        """The junction table of a many-link field (owner_id → target_id), for the SQL compiler."""
+        if entity == "user":
+            return self.user_junctions.get(field_name)
+        return self.junctions.get((entity, field_name))
+
 
 def build_schema(app: App, metadata: MetaData | None = None) -> Schema:
     schema = Schema(metadata or MetaData(naming_convention=NAMING_CONVENTION))

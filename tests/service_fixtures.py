@@ -16,17 +16,16 @@ from sqlalchemy.engine import Engine
 
 from dsl.model import App
 from engine.context import Clock, CurrentUser
-from engine.db import prepare_database
 from engine.records import Records
 from tests.service_helpers import NOW, make_user, no_stock_app, schema_of, toy_app
 
 
 def install_tables(records: Records) -> None:
-    """Create the app's tables (and what compiled formulas need) on a fresh database.
+    """Create the app's tables (and what compiled formulas need) on a fresh database, the way jxc does:
+    through migration. The one place tables are made for service-layer tests."""
+    from engine.migrate import migrate
 
-    The one place tables are made for service-layer tests; migration will replace it."""
-    records.schema.metadata.create_all(records.engine)
-    prepare_database(records.engine)
+    migrate(records.app, records.engine)
 
 
 @pytest.fixture

@@ -229,8 +229,6 @@ def test_buyer_makes_a_receipt_only_from_orders_it_may_read(toy):
     assert refused(buyer.amend, "goods_receipt", receipt["id"]) == "buyer may not amend 入库单 (goods_receipt)"
 
 
-@pytest.mark.xfail(strict=True, reason="CURRENT_USER() has no SQL form yet, so row rules using it cannot run in "
-                                       "list() or get() (the lead is adding it)")
 def test_a_row_rule_on_the_current_user_shows_each_salesperson_their_own_orders(records, user):
     session = records.system()
     item = session.create("item", {"code": "A", "name": "螺栓", "sale_price": "10"})

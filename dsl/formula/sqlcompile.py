@@ -41,7 +41,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import BinaryExpression, ColumnElement
+from sqlalchemy.sql.elements import BinaryExpression, ColumnElement, Grouping
 from sqlalchemy.sql.selectable import FromClause
 
 from dsl.formula import functions, ir
@@ -176,8 +176,23 @@ class SqlCompiler:
     def _ParentRef(self, expr: ir.ParentRef) -> _Value:
         return _Value(self._table(expr.level).c.parent_id, expr.type)
 
+    def _current_user_id(self) -> Any:
+        user = getattr(self.context, "current_user", lambda: None)()
+        return user.get("id") if isinstance(user, dict) or hasattr(user, "get") else None
+
+    def _many(self, entity: str, field: str, owner: Any) -> _Value:
+        """The ids a many-link holds, as a subquery (`warehouse IN CURRENT_USER().warehouses`)."""
+        finder = getattr(self.tables, "many_link", None)
+        junction = finder(entity, field) if finder is not None else None
+        if junction is None:
+            raise NoSqlForm(f"{field} holds several values and has no SQL form here")
+        return _Value(select(junction.c.target_id).where(junction.c.owner_id == owner).scalar_subquery(),
+                      Type(Kind.LIST))
+
     def _Follow(self, expr: ir.Follow) -> _Value:
-        if expr.type.kind in (Kind.LIST, Kind.ROWS):
+        if expr.type.kind is Kind.LIST:
+            return self._many(expr.entity, expr.field, self._compile(expr.base).sql)
+        if expr.type.kind is Kind.ROWS:
             raise NoSqlForm(f"{expr.field} holds several values and has no SQL form here")
         base = self._compile(expr.base)
         target = self.tables.table(expr.entity).alias()
@@ -251,7 +266,8 @@ class SqlCompiler:
             return self._logic(expr)
         if op == "NOT":
             operand = self._compile(expr.args[0])
-            return _Value(not_(self._truth(operand)) if self.dialect == PG else case(
+            # In parentheses: PostgreSQL reads `NOT x IS NULL` as NOT (x IS NULL).
+            return _Value(Grouping(not_(self._truth(operand))) if self.dialect == PG else case(
                 (operand.sql == 1, false()), (operand.sql == 0, true()), else_=null()), expr.type)
         if op == "&":
             left, right = (self._compile(arg) for arg in expr.args)
@@ -400,7 +416,15 @@ class SqlCompiler:
         value_node, options_node = expr.args
         value = self._compile(value_node)
         if not isinstance(options_node, ir.ListExpr):
-            raise NoSqlForm("IN over a list-valued expression has no SQL form here")
+            if isinstance(options_node, ir.FieldRef) and options_node.type.kind is Kind.LIST:
+                options = self._many(options_node.entity, options_node.field, self._table(options_node.level).c.id)
+            else:
+                options = self._compile(options_node)
+            if options.type.kind is not Kind.LIST:
+                raise NoSqlForm("IN over a list-valued expression has no SQL form here")
+            subquery = options.sql.element if hasattr(options.sql, "element") else options.sql
+            test = value.sql.in_(subquery) if expr.op == "IN" else value.sql.not_in(subquery)
+            return _Value(test, expr.type)
         items = [self._compile(item) for item in options_node.items]
         common = value.type
         for item in items:
@@ -439,6 +463,8 @@ class SqlCompiler:
             clock = self.context.today if spec.name == "TODAY" else self.context.now
             return _Value(bindparam(None, callable_=clock, type_=Date() if spec.name == "TODAY" else DateTime()),
                           expr.type)
+        if spec.plugin is None and spec.name == "CURRENT_USER":
+            return _Value(bindparam(None, callable_=self._current_user_id, type_=BigInteger()), expr.type)
         args = [self._compile(arg) for arg in expr.args]
         form = spec.sql.get(self.dialect)
         if self.dialect == SQLITE:
@@ -555,15 +581,16 @@ def sql_form_missing(expr: ir.Expr, dialect: str) -> str | None:
             if reason:
                 return reason
         elif isinstance(node, ir.Op) and node.op in ("IN", "NOT_IN") and not isinstance(node.args[1], ir.ListExpr):
-            return "IN over a list-valued expression has no SQL form here"
-        elif isinstance(node, ir.FieldRef | ir.Follow) and node.type.kind in (Kind.LIST, Kind.ROWS):
+            if node.args[1].type.kind is not Kind.LIST or not isinstance(node.args[1], ir.FieldRef | ir.Follow):
+                return "IN over a list-valued expression has no SQL form here"
+        elif isinstance(node, ir.FieldRef | ir.Follow) and node.type.kind is Kind.ROWS:
             return "a field with several values has no SQL form here"
     return None
 
 
 def _call_form_missing(node: ir.Call, dialect: str) -> str | None:
     spec = node.function
-    if spec.plugin is None and spec.name in ("TODAY", "NOW"):
+    if spec.plugin is None and spec.name in ("TODAY", "NOW", "CURRENT_USER"):
         return None
     form = spec.sql.get(dialect)
     if form is None:

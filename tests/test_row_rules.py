@@ -1,0 +1,66 @@
+"""Row rules on many-links: a warehouse keeper sees and keeps only their own warehouses' documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import NotFound, PermissionDenied
+from engine.migrate import migrate
+from engine.records import Records
+from engine.schema import build_schema
+from engine.users import add_user, load_user
+
+APP = """
+entities:
+  warehouse:
+    fields: {code: string, name: string}
+  receipt:
+    kind: document
+    fields:
+      warehouse: {type: link, link: warehouse, required: true}
+      note: string
+extend:
+  entities:
+    user:
+      fields:
+        warehouses: {type: link, link: warehouse, many: true, label: 负责仓库}
+roles:
+  keeper:
+    permissions:
+      warehouse: read
+      receipt: [read, create, write, submit]
+    rows:
+      receipt: warehouse IN CURRENT_USER().warehouses
+  manager:
+    permissions:
+      warehouse: all
+      receipt: all
+"""
+
+
+@pytest.mark.both_dbs
+def test_a_keeper_works_only_in_their_own_warehouses(shop, db_engine):
+    app = shop.load(APP)
+    migrate(app, db_engine)
+    schema = build_schema(app)
+    records = Records(app, db_engine, schema=schema)
+    system = records.system()
+    north = system.create("warehouse", {"code": "N", "name": "北库"})
+    south = system.create("warehouse", {"code": "S", "name": "南库"})
+    add_user(db_engine, app, schema, "wang", roles=["keeper"], fields={"warehouses": [north["id"]]})
+    add_user(db_engine, app, schema, "boss", roles=["manager"])
+    keeper = records.session(load_user(db_engine, app, schema, "wang"))
+    boss = records.session(load_user(db_engine, app, schema, "boss"))
+    in_south = boss.create("receipt", {"warehouse": south["id"], "note": "南"})
+
+    mine = keeper.create("receipt", {"warehouse": north["id"], "note": "北"})
+    assert [row["note"] for row in keeper.list("receipt").rows] == ["北"]
+    assert {row["note"] for row in boss.list("receipt").rows} == {"北", "南"}
+    with pytest.raises(NotFound):
+        keeper.get("receipt", in_south["id"])
+    with pytest.raises(PermissionDenied, match="wang may only keep receipt records where warehouse IN "
+                                               r"CURRENT_USER\(\).warehouses"):
+        keeper.create("receipt", {"warehouse": south["id"]})
+    with pytest.raises(PermissionDenied):
+        keeper.update("receipt", mine["id"], {"warehouse": south["id"]}, version=mine["version"])
+    assert keeper.get("receipt", mine["id"])["warehouse"] == north["id"]  # nothing was written
