@@ -158,11 +158,11 @@ class Session:
                 record["made_from_entity"], record["made_from_id"] = _made_from
             if _amended_from is not None:
                 record["amended_from"] = _amended_from
-            self._complete(connection, context, entity, record, given, problems, creating=True)
-            self._within_rules(entity, record, context)
-            now = self.records.clock.now()
+            now = self.records.clock.now()  # set first: formulas and row rules may read who created it
             record.update(created_at=now, created_by=self.user.id, modified_at=now, modified_by=self.user.id,
                           version=1)
+            self._complete(connection, context, entity, record, given, problems, creating=True)
+            self._within_rules(entity, record, context)
             self.records.store.insert(connection, entity, record)
             audit.record_change(connection, self.records.schema, at=now, user_id=self.user.id, entity=entity.name,
                                 record_id=record["id"], action="create",

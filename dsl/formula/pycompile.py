@@ -67,7 +67,7 @@ def _sum(values: list[Any]) -> Any:
                 break
             total = total + value
     else:
-        return total
+        return rt.whole(total)  # a sum of whole numbers is a 64-bit whole number in SQL too
     add = rt.add
     for value in remaining:
         if value is not None:
@@ -149,7 +149,8 @@ _HELPERS: dict[str, Any] = {
     "_count": _count, "_extreme": _extreme, "_as_dt": _as_datetime, "_date_plus": _date_plus,
     "_missing": _missing, "_text": rt.to_text, "_add": rt.add, "_sub": rt.subtract, "_mul": rt.multiply,
     "_div": rt.divide, "_pct": rt.percent, "_FormulaRuntimeError": FormulaRuntimeError, "_key": _key, "_keys": _keys,
-    "_linear": _linear, "_product": _product, "_arithmetic_message": _arithmetic_message,
+    "_linear": _linear, "_product": _product, "_whole_chain": rt.whole_chain, "_whole_product": rt.whole_product,
+    "_whole": rt.whole, "_whole_result": rt.whole_result, "_arithmetic_message": _arithmetic_message,
 }
 # Generated code nests a few parentheses per level of the formula; Python's parser allows 200. Subtrees
 # deeper than this become functions of their own, so any formula the checker accepts compiles.
@@ -374,6 +375,8 @@ class _Writer:
             symbol = _COMPARE[op]
             return self._strict(args, compiled, lambda v: f"({v[0]} {symbol} {v[1]})")
         if op == "neg":
+            if args[0].type.kind is Kind.INT:
+                return self._strict(args, compiled, lambda v: f"_whole(-{v[0]})")
             return self._strict(args, compiled, lambda v: f"(-{v[0]})")
         if op == "%":
             return self._strict(args, compiled, lambda v: f"_pct({v[0]})")
@@ -394,11 +397,14 @@ class _Writer:
         nodes = [part for _, part in signed]
         compiled = [self.expr(part) for part in nodes]
         if all(part.type.kind is Kind.INT for part in nodes):
+            if ops == ("*",):
+                return self._strict(nodes, compiled, lambda v: f"_whole_product({', '.join(v)})")
+
             def body(values: list[str]) -> str:
-                text = values[0]
+                parts = [values[0]]
                 for (sign, _), value in zip(signed[1:], values[1:], strict=True):
-                    text += f" {sign} {value}"
-                return f"({text})"
+                    parts += ["1" if sign == "+" else "-1", value]
+                return f"_whole_chain({', '.join(parts)})"
             return self._strict(nodes, compiled, body)
         if ops == ("*",):
             return self._strict(nodes, compiled, lambda v: f"_product({', '.join(v)})")
@@ -478,6 +484,10 @@ class _Writer:
         prefix = ["c"] if spec.needs_context else []
         if not args:
             return f"{function}({', '.join(prefix)})"
+        if node.type.kind is Kind.INT and spec.plugin is None and not spec.needs_context:
+            # a whole-number result (ROUND(x), ABS(n), MOD(a, b)...) is 64-bit in SQL: the same limit here
+            return self._strict(node.args, args, lambda v: f"_whole_result({function}({', '.join(prefix + v)}))",
+                                nulls=spec.propagate_null)
         return self._strict(node.args, args, lambda v: f"{function}({', '.join(prefix + v)})",
                             nulls=spec.propagate_null)
 

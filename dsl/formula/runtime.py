@@ -21,6 +21,7 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
+from typing import Any
 
 from dsl.formula.errors import FormulaRuntimeError
 
@@ -31,6 +32,40 @@ DIVISION_PLACES = 10
 _DIVISION_QUANTUM = Decimal(1).scaleb(-DIVISION_PLACES)
 MAX_POWER = 100
 _MAX_POWER_BITS = 3_400_000  # about 10^1,000,000: as far as CTX's decimals go (Emax)
+
+WHOLE_LIMIT = 2**63  # whole numbers are 64-bit in both databases
+WHOLE_TOO_LARGE = "a whole number is too large (more than 18 digits)"
+
+
+def whole(value: int) -> int:
+    """A whole-number result, or the error both databases give when it leaves 64 bits."""
+    if -WHOLE_LIMIT <= value < WHOLE_LIMIT:
+        return value
+    raise FormulaRuntimeError(WHOLE_TOO_LARGE)
+
+
+def whole_result(value: Any) -> Any:
+    """A function's whole-number result as an int within 64 bits (blank stays blank)."""
+    if value is None:
+        return None
+    number = whole(int(value))
+    return number if number == value else value  # checks the range; never changes a value
+
+
+def whole_chain(first: int, *rest: int) -> int:
+    """first ± the others (rest alternates signs and values), checked at every step as SQL does."""
+    total = whole(first)
+    for index in range(0, len(rest), 2):
+        total = whole(total + rest[index + 1] if rest[index] > 0 else total - rest[index + 1])
+    return total
+
+
+def whole_product(*values: int) -> int:
+    total = 1
+    for value in values:
+        total = whole(total * value)
+    return total
+
 
 add = CTX.add
 subtract = CTX.subtract
@@ -66,7 +101,7 @@ def power(base: Number, exponent: Number) -> Number:
         if isinstance(base, int) and isinstance(exponent, int):
             if abs(base).bit_length() * n > _MAX_POWER_BITS:  # 2^100^100^100… would eat all memory
                 raise FormulaRuntimeError("POWER: the result is too large")
-            return base**n
+            return whole(base**n)
         return CTX.power(to_decimal(base), n)
     return divide(1, CTX.power(to_decimal(base), -n))
 
@@ -164,7 +199,7 @@ def to_text(value: object) -> str:
     if isinstance(value, int | Decimal):
         return number_text(value)
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return value.isoformat(sep=" ", timespec="seconds")  # strftime's %Y drops the zeros of year 995
     if isinstance(value, dt.date):
         return value.isoformat()
     raise FormulaRuntimeError(f"{type(value).__name__} cannot be turned into text")

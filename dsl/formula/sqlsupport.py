@@ -252,7 +252,7 @@ def to_sqlite(value: Any) -> Any:
     if isinstance(value, Decimal):
         return rt.number_text(value)
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.isoformat(sep=" ", timespec="microseconds")  # as SQLAlchemy stores them, year 0995 too
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
