@@ -84,6 +84,7 @@ class Computer:
             for table, field in places:
                 rows = record.get(table) or () if table else (record,)
                 ids.update(row.get(field) for row in rows if isinstance(row.get(field), int))
+            ids = {key for key in ids if not context.has(target, key)}
             if not ids:
                 continue
             target_table = self.schema.table(target)
@@ -153,7 +154,7 @@ class Computer:
         for table, child in rules.tables.items():
             for index, row in enumerate(record.get(table) or ()):
                 self._validate_fields(child, row, context, problems, table, index, formulas, bad)
-        self._check_links(connection, entity, record, rules, problems)
+        self._check_links(connection, entity, record, rules, problems, context)
         self._check_unique(connection, entity, record, problems)
 
     def _validate_fields(self, entity: Entity, record: Record, context: EngineContext,
@@ -185,7 +186,7 @@ class Computer:
                 problems.append(FieldProblem(path, message))
 
     def _check_links(self, connection: Connection, entity: Entity, record: Record, rules: EntityRules,
-                     problems: list[FieldProblem]) -> None:
+                     problems: list[FieldProblem], context: EngineContext) -> None:
         wanted: dict[str, dict[int, list[str]]] = {}  # target → id → paths using it
         for table, owner in ((None, entity), *rules.tables.items()):
             rows = [record] if table is None else record.get(table) or []
@@ -198,9 +199,12 @@ class Computer:
                         wanted.setdefault(str(field.link), {}).setdefault(value, []).append(
                             _path(table, index if table else None, name))
         for target, uses in wanted.items():
+            unknown = [key for key in uses if not context.has(target, key)]  # fetched already: it exists
             target_table = self.schema.table(target)
-            found = set(connection.execute(select(target_table.c.id).where(target_table.c.id.in_(list(uses))))
-                        .scalars())
+            found = set(uses) - set(unknown)
+            if unknown:
+                found |= set(connection.execute(select(target_table.c.id).where(target_table.c.id.in_(unknown)))
+                             .scalars())
             for missing in sorted(set(uses) - found):
                 for path in uses[missing]:
                     problems.append(FieldProblem(path, f"there is no {target} with id {missing}"))

@@ -81,6 +81,10 @@ class EngineContext:
         self._cache[(entity, key)] = record
         return record
 
+    def has(self, entity: str, key: Any) -> bool:
+        """Whether the record was fetched in this call (so it exists: the transaction still holds it)."""
+        return self._cache.get((entity, key)) is not None
+
     def prime(self, entity: str, records: Mapping[Any, Mapping[str, Any]]) -> None:
         """Records fetched in bulk beforehand, so formulas following links run no query each."""
         for key, record in records.items():

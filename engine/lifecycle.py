@@ -45,23 +45,30 @@ class Lifecycle:
                 raise LifecycleError(f"{entity.name} {record.get('doc_no') or record_id} is already "
                                      f"{record['docstatus']}")
             self.session._check_version(connection, entity, record, version)
-            # rows copied too: the recheck recomputes them in place, and only what differs from `old` is written
-            old = {key: ([dict(row) if isinstance(row, dict) else row for row in value] if isinstance(value, list)
-                         else value) for key, value in record.items()}
+            return self.submit_loaded(connection, context, entity, record, recheck=True)
+
+    def submit_loaded(self, connection: Connection, context: EngineContext, entity: Entity, record: Record, *,
+                      recheck: bool) -> Record:
+        """Submit a draft already at hand in this transaction (`recheck`: compute and validate it again,
+        needed unless it was just computed and validated in the same transaction)."""
+        version = record["version"]
+        # rows copied too: the recheck recomputes them in place, and only what differs from `old` is written
+        old = {key: ([dict(row) if isinstance(row, dict) else row for row in value] if isinstance(value, list)
+                     else value) for key, value in record.items()}
+        if recheck:
             self._recheck(connection, context, entity, record)
-            self._check_source(connection, entity, record)
-            self._veto(entity, record, connection)
-            now = self.records.clock.now()
-            record["doc_no"] = self._number(connection, entity, record, now)
-            record.update(docstatus="submitted", modified_at=now, modified_by=self.session.user.id,
-                          version=record["version"] + 1)
-            self.records.store.update(connection, entity, record, old, expected_version=version)
-            self._fulfil(connection, context, entity, record, sign=1)
-            self._hook("jxc_after_submit", entity, record, connection)
-            audit.record_change(connection, self.records.schema, at=now, user_id=self.session.user.id,
-                                entity=entity.name, record_id=record_id, action="submit",
-                                changes={"doc_no": [None, record["doc_no"]], "docstatus": ["draft", "submitted"]})
-            return self.session.access.shown(entity, self.session._clean(record))
+        self._check_source(connection, entity, record)
+        self._veto(entity, record, connection)
+        now = self.records.clock.now()
+        record["doc_no"] = self._number(connection, entity, record, now)
+        record.update(docstatus="submitted", modified_at=now, modified_by=self.session.user.id, version=version + 1)
+        self.records.store.update(connection, entity, record, old, expected_version=version)
+        self._fulfil(connection, context, entity, record, sign=1)
+        self._hook("jxc_after_submit", entity, record, connection)
+        audit.record_change(connection, self.records.schema, at=now, user_id=self.session.user.id,
+                            entity=entity.name, record_id=record["id"], action="submit",
+                            changes={"doc_no": [None, record["doc_no"]], "docstatus": ["draft", "submitted"]})
+        return self.session.access.shown(entity, self.session._clean(record))
 
     def _recheck(self, connection: Connection, context: EngineContext, entity: Entity, record: Record) -> None:
         """A document is checked again when submitted: links may have changed since it was saved."""

@@ -147,10 +147,17 @@ class Session:
 
     # --- writing ------------------------------------------------------------------------------------
 
-    def create(self, entity_name: str, values: Mapping[str, Any], *, _made_from: tuple[str, int] | None = None,
-               _internal: bool = False, _amended_from: int | None = None, _verb: str = "create") -> Record:
+    def create(self, entity_name: str, values: Mapping[str, Any], *, submit: bool = False,
+               _made_from: tuple[str, int] | None = None, _internal: bool = False, _amended_from: int | None = None,
+               _verb: str = "create") -> Record:
+        """A new record; with `submit`, a document is also submitted in the same transaction ("save and
+        submit": both happen or neither)."""
         entity = self.records.entity(entity_name)
         self.access.require(entity, _verb)
+        if submit:
+            if not entity.is_document:
+                raise LifecycleError(f"{entity.name} is master data; only documents are submitted")
+            self.access.require(entity, "submit")
         with self.transaction() as (connection, context):
             record = self.records.store.blank(entity)
             given = self._assign(entity, record, values, problems := [], creating=True, internal=_internal)
@@ -167,6 +174,8 @@ class Session:
             audit.record_change(connection, self.records.schema, at=now, user_id=self.user.id, entity=entity.name,
                                 record_id=record["id"], action="create",
                                 changes=audit.diff(None, record, self._tables(entity)))
+            if submit:
+                return Lifecycle(self).submit_loaded(connection, context, entity, record, recheck=False)
             return self.access.shown(entity, self._clean(record))
 
     def update(self, entity_name: str, record_id: int, values: Mapping[str, Any], *, version: int) -> Record:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from dsl.model import App, Entity, FieldType
@@ -25,6 +25,34 @@ class Store:
     def __init__(self, app: App, schema: Schema) -> None:
         self.app = app
         self.schema = schema
+        self._statements: dict[tuple[str, str], Any] = {}  # built once per table, run with parameters
+
+    def _statement(self, kind: str, table: Any) -> Any:
+        key = (kind, table.name)
+        statement = self._statements.get(key)
+        if statement is not None:
+            return statement
+        names = [name for name in _names(table) if name != "id"]
+        values = {name: bindparam(f"v_{name}") for name in names}
+        if kind == "insert":
+            statement = insert(table).values(values).returning(table.c.id)
+        elif kind == "insert_rows":
+            statement = insert(table).values(values)
+        elif kind == "update":
+            statement = update(table).where(table.c.id == bindparam("k_id")).values(values)
+        elif kind == "update_versioned":
+            statement = update(table).where(table.c.id == bindparam("k_id"),
+                                            table.c.version == bindparam("k_version")).values(values)
+        elif kind == "rows_of":
+            statement = select(table.c.id, table.c.idx).where(table.c.parent_id == bindparam("k_parent"))
+        else:  # pragma: no cover - a bug in this module
+            raise ValueError(kind)
+        self._statements[key] = statement
+        return statement
+
+    @staticmethod
+    def _parameters(table: Any, record: Mapping[str, Any]) -> dict[str, Any]:
+        return {f"v_{name}": record.get(name) for name in _names(table) if name != "id"}
 
     # --- shapes --------------------------------------------------------------------------------------
 
@@ -84,14 +112,9 @@ class Store:
 
     # --- writing ------------------------------------------------------------------------------------
 
-    def _columns(self, entity: Entity, record: Mapping[str, Any]) -> dict[str, Any]:
-        table = self.schema.tables[entity.name]
-        return {name: record.get(name) for name in _names(table) if name != "id"}
-
     def insert(self, connection: Connection, entity: Entity, record: Record) -> int:
         table = self.schema.tables[entity.name]
-        new_id = connection.execute(insert(table).values(**self._columns(entity, record))
-                                    .returning(table.c.id)).scalar_one()
+        new_id = connection.execute(self._statement("insert", table), self._parameters(table, record)).scalar_one()
         record["id"] = new_id
         self._write_children(connection, entity, record, {})
         return new_id
@@ -100,10 +123,12 @@ class Store:
                expected_version: int | None) -> bool:
         """Write a changed record; False when its version is no longer `expected_version` (someone saved)."""
         table = self.schema.tables[entity.name]
-        statement = update(table).where(table.c.id == record["id"])
+        parameters = self._parameters(table, record) | {"k_id": record["id"]}
         if expected_version is not None:
-            statement = statement.where(table.c.version == expected_version)
-        result = connection.execute(statement.values(**self._columns(entity, record)))
+            parameters["k_version"] = expected_version
+            result = connection.execute(self._statement("update_versioned", table), parameters)
+        else:
+            result = connection.execute(self._statement("update", table), parameters)
         if result.rowcount != 1:
             return False
         self._write_children(connection, entity, record, old)
@@ -115,24 +140,31 @@ class Store:
             before = {row["id"]: row for row in old.get(name) or ()}
             kept: set[int] = set()
             new_rows = []
+            changed = []
             for index, row in enumerate(record.get(name) or ()):
                 row["idx"] = index + 1
                 row["parent_id"] = record["id"]
-                values = {key: row.get(key) for key in _names(table) if key != "id"}
+                values = self._parameters(table, row)
                 if row.get("id") in before:
                     kept.add(row["id"])
-                    if any(before[row["id"]].get(key) != value for key, value in values.items()):
-                        connection.execute(update(table).where(table.c.id == row["id"]).values(**values))
+                    previous = before[row["id"]]
+                    if any(previous.get(key[2:]) != value for key, value in values.items()):
+                        changed.append(values | {"k_id": row["id"]})
                 else:
                     new_rows.append((row, values))
             removed = [row_id for row_id in before if row_id not in kept]
             if removed:
                 connection.execute(delete(table).where(table.c.id.in_(removed)))
-            if new_rows:  # one statement for all new rows, ids back in order
-                ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                         [values for _, values in new_rows]).scalars().all()
-                for (row, _), new_id in zip(new_rows, ids, strict=True):
-                    row["id"] = new_id
+            if changed:
+                connection.execute(self._statement("update", table), changed)
+            if new_rows:
+                # One multi-row insert, then the new ids by position: RETURNING keeps no order for several
+                # rows on SQLite, and the row positions (idx) are unique within the document.
+                connection.execute(self._statement("insert_rows", table), [values for _, values in new_rows])
+                ids = {row.idx: row.id for row in connection.execute(self._statement("rows_of", table),
+                                                                     {"k_parent": record["id"]})}
+                for row, _ in new_rows:
+                    row["id"] = ids[row["idx"]]
         for name in self.many_links_of(entity):
             if record.get(name) == old.get(name):
                 continue
