@@ -319,8 +319,9 @@ class Lifecycle:
             return {}
         before = connection.execute(select(*(header.c[name] for name in values))
                                     .where(header.c.id == source_id)).mappings().one()
-        connection.execute(update(header).where(header.c.id == source_id)
-                           .values(**values, version=header.c.version + 1))
+        connection.execute(update(header).where(header.c.id == source_id).values(
+            **values, version=header.c.version + 1, modified_at=self.records.clock.now(),
+            modified_by=self.session.user.id))
         return {name: [_plain(before[name]), _plain(value)] for name, value in values.items()
                 if before[name] != value}
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pluggy
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from dsl.model import App, Entity, EntityKind, FieldType
@@ -212,9 +212,10 @@ class Session:
                                                                 "submitted" else ""))
             referrers = self._referrers(connection, entity, record_id)
             if referrers:
-                shown = "; ".join(f"{count} {name}" for name, count in referrers)
-                raise InUse(f"{entity.name} {self._title(entity, old)} cannot be deleted: it is used by {shown}",
-                            [(name, str(count)) for name, count in referrers])
+                shown = "; ".join(f"{what} ({', '.join(titles)})" for what, titles in referrers)
+                label = entity.label.get(self.app.locale)
+                raise InUse(f"{label} {self._title(entity, old)} cannot be deleted: it is used by {shown}",
+                            [(what, ", ".join(titles)) for what, titles in referrers])
             self.records.store.delete(connection, entity, record_id)
             audit.record_change(connection, self.records.schema, at=self.records.clock.now(), user_id=self.user.id,
                                 entity=entity.name, record_id=record_id, action="delete",
@@ -248,6 +249,8 @@ class Session:
         for name, value in values.items():
             field = entity.fields.get(name)
             problem = self._writable(entity, name, field, internal)
+            if problem and self._unchanged(field, value, record.get(name), name):
+                continue  # sent back as it was read (a form posts the whole record): nothing to set
             if problem:
                 problems.append(FieldProblem(name, problem))
                 continue
@@ -261,6 +264,20 @@ class Session:
             except CoercionError as error:
                 problems.append(FieldProblem(name, str(error)))
         return given
+
+    def _unchanged(self, field: Any, value: Any, current: Any, name: str) -> bool:
+        """Whether a value for a field that cannot be set equals what the record holds (so can be ignored)."""
+        if field is None:
+            if name not in SYSTEM_FIELDS:
+                return False
+            return value == current or (current is not None and str(value) == str(current)) or (
+                hasattr(current, "isoformat") and value == current.isoformat())
+        if field.type is FieldType.TABLE:
+            return False
+        try:
+            return coerce(field, value, self.records.clock.zone) == current
+        except CoercionError:
+            return False
 
     def _writable(self, entity: Entity, name: str, field: Any, internal: bool) -> str | None:
         if field is None:
@@ -305,6 +322,8 @@ class Session:
                     continue
                 field = child.fields.get(name)
                 problem = self._writable(child, name, field, internal)
+                if problem and self._unchanged(field, field_value, row.get(name), name):
+                    continue
                 if problem:
                     problems.append(FieldProblem(f"{table}[{index}].{name}", problem))
                     continue
@@ -368,19 +387,41 @@ class Session:
                        f"(your version {version}, now {row.version if row else '?'}); reload it and make your "
                        "change again")
 
-    def _referrers(self, connection: Connection, entity: Entity, record_id: int) -> list[tuple[str, int]]:
-        """Which records point at this one (links, many-links, amendments), counted per referring entity."""
-        target = self.records.schema.tables[entity.name]
-        found = []
-        for table in self.records.schema.metadata.sorted_tables:
+    def _referrers(self, connection: Connection, entity: Entity, record_id: int) -> list[tuple[str, list[str]]]:
+        # ("2 销售订单", ["SO-2026-0001", "#12"]) per referring entity
+        """The records that point at this one (through links, rows' links, many-links, amendments), by the
+        entity a user knows them as: a document's line counts as its document."""
+        schema = self.records.schema
+        target = schema.tables[entity.name]
+        owners = {table.name: entity_name for entity_name, table in schema.tables.items()}
+        junction_owners = {table.name: owner for (owner, _), table in schema.junctions.items()}
+        found: dict[str, set[Any]] = {}
+        for table in schema.metadata.sorted_tables:
             for key in table.foreign_keys:
                 if key.column.table is not target or key.ondelete == "CASCADE":
                     continue  # rows and junction entries go with the record
-                count = connection.execute(select(func.count()).select_from(table)
-                                           .where(and_(key.parent == record_id))).scalar_one()
-                if count:
-                    found.append((table.name, count))
-        return found
+                referring = owners.get(table.name) or junction_owners.get(table.name)
+                if referring is None:
+                    continue  # jxc's own tables (the audit log keeps its user ids, not records)
+                owner = self.app.entities[referring]
+                if owner.parent:  # a document's row: name the document
+                    query = select(table.c.parent_id).where(key.parent == record_id).distinct()
+                    ids = connection.execute(query).scalars().all()
+                    found.setdefault(owner.parent, set()).update(ids)
+                else:
+                    id_column = table.c.owner_id if table.name in junction_owners else table.c.id
+                    ids = connection.execute(select(id_column).where(key.parent == record_id).distinct()).scalars()
+                    found.setdefault(referring, set()).update(ids)
+        result = []
+        for name, ids in found.items():
+            if not ids:
+                continue
+            referring = self.app.entities[name]
+            table = schema.tables[name]
+            rows = connection.execute(select(table).where(table.c.id.in_(sorted(ids)[:5]))).mappings()
+            titles = [self._title(referring, dict(row)) for row in rows] + (["…"] if len(ids) > 5 else [])
+            result.append((f"{len(ids)} {referring.label.get(self.app.locale)}", titles))
+        return result
 
     # --- helpers ------------------------------------------------------------------------------------------
 
@@ -392,6 +433,8 @@ class Session:
         for key in (entity.title, entity.key, "doc_no"):
             if key and record.get(key):
                 return str(record[key])
+        if entity.is_document and record.get("docstatus") == "draft":
+            return f"draft #{record.get('id')}"
         return f"#{record.get('id')}"
 
     @staticmethod

@@ -222,14 +222,15 @@ def test_a_record_others_point_to_cannot_be_deleted_and_the_error_names_them(rec
 
     with pytest.raises(InUse) as caught:
         session.delete("customer", customer["id"])
-    assert caught.value.message == "customer 华东五金 cannot be deleted: it is used by 2 sales_order"
-    assert caught.value.referrers == (("sales_order", "2"),)
+    assert caught.value.message == "客户 华东五金 cannot be deleted: it is used by 2 销售订单 (draft #1, draft #2)"
+    assert caught.value.referrers == (("2 销售订单", "draft #1, draft #2"),)
     with pytest.raises(InUse) as caught:
         session.delete("item_category", bolt["category"])
-    assert caught.value.message == "item_category 紧固件 cannot be deleted: it is used by 1 item"
+    assert caught.value.message == "商品分类 紧固件 cannot be deleted: it is used by 1 商品 (六角螺栓)"
     with pytest.raises(InUse) as caught:
         session.delete("item", bolt["id"])
-    assert caught.value.message == "item 六角螺栓 cannot be deleted: it is used by 2 sales_order_lines"
+    # a line that uses the item counts as its document
+    assert caught.value.message == "商品 六角螺栓 cannot be deleted: it is used by 2 销售订单 (draft #1, draft #2)"
     assert snapshot(records) == before
 
     session.delete("item", nut["id"])  # nobody uses it
@@ -297,3 +298,16 @@ def test_ids_of_deleted_records_and_rows_are_never_given_again(records):
     assert new_row["id"] != old_row["id"]
     rows = audit_entries(records, "sales_order", order["id"])[-1]["changes"]["lines"]
     assert (rows[str(old_row["id"])]["removed"], rows[str(new_row["id"])]["added"]) == (True, True)
+
+
+def test_a_record_sent_back_as_read_is_accepted_and_changed_values_of_computed_fields_are_not(records):
+    session = records.system()
+    bolt, _nut, customer = master_data(session)
+    order = session.create("sales_order", {"customer": customer["id"], "lines": [{"item": bolt["id"], "qty": "2"}]})
+    posted = {key: value for key, value in order.items()}  # what a form or an API client sends back
+    posted["lines"] = [dict(order["lines"][0], qty="3")]
+    saved = session.update("sales_order", order["id"], posted, version=order["version"])
+    assert saved["lines"][0]["qty"] == 3 and saved["lines"][0]["amount"] == 3 * saved["lines"][0]["price"]
+    with pytest.raises(ValidationFailed) as caught:
+        session.update("sales_order", order["id"], {"total": "1", "version": 99}, version=saved["version"])
+    assert {p.field for p in caught.value.problems} == {"total", "version"}
