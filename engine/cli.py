@@ -21,7 +21,6 @@ from dsl.formula.pycompile import compile_python
 from dsl.formula.runtime import to_text
 from dsl.formula.sqlcompile import NoSqlForm, sql_form_missing
 from dsl.formula.sqlsupport import translate_database_error
-from dsl.loader import load_app
 from dsl.problems import CheckFailed, did_you_mean
 from dsl.summary import summary
 from engine import plugins as plugin_support
@@ -99,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", action="append", default=[], metavar="ROLE",
                      help="a role from the app (repeat for several); 'admin' may do everything")
     add.add_argument("--full-name", metavar="TEXT", help="the name shown to others, e.g. 张三")
-    add.add_argument("--email", metavar="ADDRESS")
+    add.add_argument("--email", metavar="ADDRESS", help="where jxc sends the user notifications")
     add.add_argument("--app", metavar="APP", required=True, help="the app's folder, e.g. apps/food")
     add.add_argument("--db", metavar="URL", help="the database; default: $JXC_DB, else APP/data/jxc.sqlite")
     listing = user_commands.add_parser("list", help="list the users and their roles")
@@ -165,10 +164,10 @@ def _load(path: str):
         near = did_you_mean(folder.name, [p.name for p in folder.parent.iterdir() if p.is_dir()]) \
             if folder.parent.is_dir() else None
         raise UserError(f"there is no app folder {path}" + (f" ({near})" if near else ""))
-    manager = _plugins()
-    return load_app(folder, registry=plugin_support.formula_registry(manager),
-                    channels=plugin_support.channels(manager), plugins=plugin_support.settings_schemas(manager),
-                    always_on=plugin_support.always_on(manager))
+    from engine.startup import load
+
+    app, _ = load(folder, _plugins())
+    return app
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -322,40 +321,37 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace):
-    """The checked app and an engine on its database, migrated to the app's current shape."""
-    from engine.db import DatabaseUrlError, create_engine, resolve_url
-    from engine.migrate import MigrationError, migrate
+    """The app started on its database (migrated to the app's current shape)."""
+    from engine.db import DatabaseUrlError
+    from engine.migrate import MigrationError
+    from engine.startup import start
 
     try:
-        app = _load(args.app)
+        started = start(args.app, args.db, manager=_plugins(),
+                        progress=lambda message: print(f"... {message}", file=sys.stderr))
     except CheckFailed as failed:
         raise UserError(f"{args.app} has problems; run 'jxc check {args.app}' first "
                         f"({len(failed.problems)} found)") from None
-    try:
-        engine = create_engine(resolve_url(args.db, Path(args.app) / "data"), registry=app.registry)
     except DatabaseUrlError as error:
         raise UserError(str(error)) from None
-    try:
-        result = migrate(app, engine, progress=lambda message: print(f"... {message}", file=sys.stderr))
     except MigrationError as error:
-        engine.dispose()
         raise UserError(f"{error}; run 'jxc migrate {args.app}' to see the plan") from None
-    if result.applied is not None and result.applied.count:
-        print(f"database updated: {result.applied.count} changes", file=sys.stderr)
-    return app, engine
+    applied = started.migration.applied
+    if applied is not None and applied.count:
+        print(f"database updated: {applied.count} changes", file=sys.stderr)
+    return started
 
 
 def _demo(args: argparse.Namespace) -> int:
     from engine.demo import DemoError, load_demo
-    from engine.records import Records
 
-    app, engine = _open(args)
+    started = _open(args)
     try:
-        report = load_demo(Records(app, engine), progress=lambda message: print(f"... {message}", file=sys.stderr))
+        report = load_demo(started.records, progress=lambda message: print(f"... {message}", file=sys.stderr))
     except DemoError as error:
         raise UserError(str(error)) from None
     finally:
-        engine.dispose()
+        started.close()
     created = ", ".join(f"{count} {name}" for name, count in report.created.items()) or "nothing new"
     skipped = sum(report.skipped.values())
     print(f"demo data: created {created}" + (f"; {skipped} already loaded" if skipped else ""))
@@ -366,11 +362,10 @@ def _user(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from engine.errors import ServiceError
-    from engine.schema import build_schema
     from engine.users import add_user
 
-    app, engine = _open(args)
-    schema = build_schema(app)
+    started = _open(args)
+    app, engine, schema = started.app, started.engine, started.records.schema
     try:
         if args.user_command == "add":
             try:
@@ -394,7 +389,7 @@ def _user(args: argparse.Namespace) -> int:
                 print("no users yet; add one with: jxc user add NAME --role ROLE --app " + args.app)
         return EXIT_OK
     finally:
-        engine.dispose()
+        started.close()
 
 
 def _show(value: object) -> str:
