@@ -285,7 +285,9 @@ def test_dates(text, expected):
 
 def test_date_errors():
     assert runtime_error("WEEKDAY(order_date, 4)").message == "WEEKDAY: the type must be 1, 2 or 3"
-    assert "year must be between 1 and 9999" in runtime_error("DATE(10000, 1, 1)").message
+    assert "year must be between 0 and 9999" in runtime_error("DATE(10000, 1, 1)").message
+    assert runtime_error("DATE(-1, 1, 1)").message == "DATE: the year must be between 0 and 9999"
+    assert compile_python(check("DATE(26, 1, 1)", CATALOG, REGISTRY, "sales_order"))({}) == dt.date(1926, 1, 1)
     assert "unknown unit 'decade'" in runtime_error('DATEADD(order_date, 1, "decade")').message
     assert "out of range" in runtime_error("DATE(9999, 12, 31) + 1").message
     assert "out of range" in runtime_error("EDATE(DATE(9999, 12, 1), 1)").message
@@ -353,7 +355,7 @@ def test_and_or_stop_early():
     ('SWITCH(qty, 1, "one", 10, "ten")', "ten"), ('SWITCH(qty, 1, "one", "other")', "other"),
     ('SWITCH(qty, 1, "one")', None), ('SWITCH(discount, 1, "one", "other")', "other"),
     ("COALESCE(discount, 0)", 0), ("COALESCE(discount, BLANK())", None), ("COALESCE(discount, price, 1)", D("12.50")),
-    ("ISBLANK(discount)", True), ('ISBLANK("")', True), ("ISBLANK(0)", False), ("ISBLANK(remark)", False),
+    ("ISBLANK(discount)", True), ('ISBLANK("")', False), ("ISBLANK(0)", False), ("ISBLANK(remark)", False),
     ("ISBLANK(FALSE)", False), ("ISBLANK(customer)", False), ("MIN(discount, 3)", 3),
     ('discount & ""', ""), ('LEFT(discount, 1)', None), ('CONTAINS(remark, discount)', None),
 ])

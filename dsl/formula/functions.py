@@ -269,8 +269,9 @@ def _builtins() -> list[FunctionSpec]:
         _spec("WEEKDAY", [Param("date", DATE_LIKE), Param("type", number, optional=True)], t.INT, rt.weekday,
               "The day of the week: type 1 (default) Sunday=1…Saturday=7; 2 Monday=1…Sunday=7; "
               "3 Monday=0…Sunday=6.", "WEEKDAY(DATE(2026, 11, 25)) → 4"),
-        _spec("ISBLANK", [Param("value", ANYTHING)], t.BOOL, lambda value: value is None or value == "",
-              "Whether a value is blank (empty text counts as blank).", "ISBLANK(remark)",
+        _spec("ISBLANK", [Param("value", ANYTHING)], t.BOOL, lambda value: value is None,
+              "Whether a value is blank (as in Excel, text \"\" is not blank; jxc saves empty input as blank).",
+              "ISBLANK(remark)",
               propagate_null=False),
         _spec("BLANK", [], t.NULL, lambda: None, "A blank value.", "IF(qty > 0, price, BLANK())"),
     ]

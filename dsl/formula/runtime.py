@@ -281,8 +281,13 @@ def _as_date(value: dt.date) -> dt.date:
 
 
 def make_date(year: Number, month: Number, day: Number) -> dt.date:
-    """Excel's DATE: months and days beyond their range roll over (DATE(2026, 13, 1) is 2027-01-01)."""
+    """Excel's DATE: a year from 0 to 1899 means 1900 + year (DATE(26, 1, 1) is 1926-01-01); months and days
+    beyond their range roll over (DATE(2026, 13, 1) is 2027-01-01)."""
     y, m, d = int(year), int(month), int(day)
+    if not 0 <= y <= 9999:
+        raise FormulaRuntimeError("DATE: the year must be between 0 and 9999")
+    if y <= 1899:
+        y += 1900
     y += (m - 1) // 12
     m = (m - 1) % 12 + 1
     if not 1 <= y <= 9999:

@@ -254,9 +254,7 @@ class SqlCompiler:
             return func.coalesce(func.substr(value.sql, 1, 19), empty)
         if kind in (Kind.INT, Kind.DECIMAL):
             return func.coalesce(self._decimal_text(value), empty)
-        if kind is Kind.NULL:
-            return empty
-        return func.coalesce(value.sql, empty)
+        return func.coalesce(value.sql, empty)  # a blank-typed value too: what it computes may fail
 
     # --- operators ------------------------------------------------------------------------------------
 

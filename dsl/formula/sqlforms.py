@@ -51,7 +51,7 @@ def pg_text(value: ColumnElement[Any], type_: Type, *, blank_as_empty: bool) -> 
     elif kind is Kind.DATETIME:
         converted = func.to_char(value, "YYYY-MM-DD HH24:MI:SS")
     elif kind is Kind.NULL:
-        converted = cast(null(), Text)
+        converted = cast(value, Text)  # still evaluated: what it computes may fail, as in Python
     else:
         raise NoSqlForm(f"{type_} cannot be turned into text in SQL")
     return func.coalesce(converted, literal("", Text)) if blank_as_empty else converted
@@ -210,14 +210,13 @@ def _weekday(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
 
 
 def _isblank(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    value = args[0]
-    if nodes[0].type.kind is Kind.TEXT:
-        return value.is_(None) | (value == "")
-    return value.is_(None)
+    return args[0].is_(None)
 
 
 def _blank(args: list[Any], nodes: tuple[ir.Expr, ...]) -> Any:
-    return null()
+    # Not a NULL constant: PostgreSQL would fold CONTAINS(x, NULL) to NULL while planning and never run x,
+    # where Python (and SQLite) evaluate every argument first, so an error in x must happen here too.
+    return func.jxc_blank()
 
 
 _POSTGRES_FORMS: dict[str, SqlForm] = {

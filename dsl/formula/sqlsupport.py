@@ -34,6 +34,8 @@ END
 $$;
 -- The helpers below mirror dsl.formula.runtime. STRICT: a blank argument gives blank, as in Python.
 -- STABLE, not IMMUTABLE: PostgreSQL must not run them while planning (IF(flag, 1/0, 0) with no row flagged).
+CREATE OR REPLACE FUNCTION jxc_blank() RETURNS text
+LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION jxc_power(base numeric, n integer) RETURNS numeric
 LANGUAGE plpgsql STABLE STRICT AS $$
 DECLARE result numeric := 1;
@@ -111,11 +113,14 @@ $$;
 CREATE OR REPLACE FUNCTION jxc_date(y numeric, m numeric, d numeric) RETURNS date
 LANGUAGE plpgsql STABLE STRICT AS $$
 DECLARE
-  year numeric := trunc(y) + floor((trunc(m) - 1) / 12);
+  given numeric := trunc(y);
+  year numeric := (CASE WHEN trunc(y) BETWEEN 0 AND 1899 THEN trunc(y) + 1900 ELSE trunc(y) END)
+                  + floor((trunc(m) - 1) / 12);
   month numeric := mod(mod(trunc(m) - 1, 12) + 12, 12) + 1;
   first date;
   ordinal numeric;
 BEGIN
+  IF given < 0 OR given > 9999 THEN PERFORM jxc_raise('DATE: the year must be between 0 and 9999'); END IF;
   IF year < 1 OR year > 9999 THEN PERFORM jxc_raise('DATE: the year must be between 1 and 9999'); END IF;
   first := make_date(year::integer, month::integer, 1);
   ordinal := (first - date '0001-01-01') + trunc(d) - 1;
