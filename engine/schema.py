@@ -95,11 +95,15 @@ class Schema:
     audit: Table | None = None
     series: Table | None = None
     demo: Table | None = None
+    stock: dict[str, Table] = field(default_factory=dict)  # the inventory engine's (engine.stock.tables)
+    system_tables: dict[str, Table] = field(default_factory=dict)  # system entities formulas read
 
     def table(self, entity: str) -> Table:
         """The table of `entity` (the formula SQL compiler calls this; `user` is jxc's user table)."""
         if entity == "user" and self.users is not None:
             return self.users
+        if entity in self.system_tables:
+            return self.system_tables[entity]
         return self.tables[entity]
 
     def many_link(self, entity: str, field_name: str) -> Table | None:
@@ -138,6 +142,9 @@ def build_schema(app: App, metadata: MetaData | None = None) -> Schema:
     )
     for entity in _parents_first(app):
         schema.tables[entity.name] = _entity_table(app, entity, schema)
+    from engine.stock.tables import add_stock_tables
+
+    add_stock_tables(app, schema)
     for entity in app.entities.values():
         for field_def in entity.fields.values():
             if field_def.type is FieldType.LINK and field_def.many:
