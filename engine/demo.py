@@ -2,7 +2,8 @@
 
 Each demo record is created through the service layer (so it is computed and checked like any other) and
 marked in `jxc_demo` in the same transaction; a record already marked is skipped. Links in demo data name
-the linked record by its key (`item: I001`); documents with `_submit: true` are submitted.
+the linked record by its key (`item: I001`); documents with `_submit: true` are submitted, by jxc itself: one
+with a workflow goes straight into the workflow's first `submit: true` state (no approval walked through).
 """
 
 from __future__ import annotations

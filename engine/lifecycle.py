@@ -39,6 +39,7 @@ class Lifecycle:
     def submit(self, entity_name: str, record_id: int, *, version: int) -> Record:
         entity = self._document(entity_name)
         self.session.access.require(entity, "submit")
+        self.records.workflows.gate(self.session, entity, "submit")
         with self.session.transaction() as (connection, context):
             record = self.session._load_one(connection, entity, record_id, lock=True)
             if record["docstatus"] != "draft":
@@ -48,13 +49,22 @@ class Lifecycle:
             return self.submit_loaded(connection, context, entity, record, recheck=True)
 
     def submit_loaded(self, connection: Connection, context: EngineContext, entity: Entity, record: Record, *,
-                      recheck: bool) -> Record:
+                      recheck: bool, old: Record | None = None, action: str = "submit", comment: str | None = None,
+                      changes: dict[str, Any] | None = None) -> Record:
         """Submit a draft already at hand in this transaction (`recheck`: compute and validate it again,
-        needed unless it was just computed and validated in the same transaction)."""
+        needed unless it was just computed and validated in the same transaction).
+
+        A workflow's transition into a submit state passes the record as stored (`old`), its own action and
+        comment, and the changes it made (the state, fields filled in): one audit entry says it all. Called
+        otherwise, a document with a workflow is submitted only by jxc itself, into the first submit state."""
         version = record["version"]
-        # rows copied too: the recheck recomputes them in place, and only what differs from `old` is written
-        old = {key: ([dict(row) if isinstance(row, dict) else row for row in value] if isinstance(value, list)
-                     else value) for key, value in record.items()}
+        if old is None:
+            workflows = self.records.workflows
+            workflows.gate(self.session, entity, "submit")
+            # rows copied too: the recheck recomputes them in place, and only what differs from `old` is written
+            old = {key: ([dict(row) if isinstance(row, dict) else row for row in value] if isinstance(value, list)
+                         else value) for key, value in record.items()}
+            changes = workflows.direct(entity, record, "submit")
         if recheck:
             self._recheck(connection, context, entity, record)
         self._check_source(connection, entity, record)
@@ -66,8 +76,9 @@ class Lifecycle:
         self._fulfil(connection, context, entity, record, sign=1)
         self._hook("jxc_after_submit", entity, record, connection)
         audit.record_change(connection, self.records.schema, at=now, user_id=self.session.user.id,
-                            entity=entity.name, record_id=record["id"], action="submit",
-                            changes={"doc_no": [None, record["doc_no"]], "docstatus": ["draft", "submitted"]})
+                            entity=entity.name, record_id=record["id"], action=action, comment=comment,
+                            changes={**(changes or {}), "doc_no": [None, record["doc_no"]],
+                                     "docstatus": ["draft", "submitted"]})
         return self.session.access.shown(entity, self.session._clean(record))
 
     def _recheck(self, connection: Connection, context: EngineContext, entity: Entity, record: Record) -> None:
@@ -130,24 +141,35 @@ class Lifecycle:
     def cancel(self, entity_name: str, record_id: int, *, version: int) -> Record:
         entity = self._document(entity_name)
         self.session.access.require(entity, "cancel")
+        self.records.workflows.gate(self.session, entity, "cancel")
         with self.session.transaction() as (connection, context):
             record = self.session._load_one(connection, entity, record_id, lock=True)
             if record["docstatus"] != "submitted":
                 raise LifecycleError(f"only submitted documents can be cancelled; {entity.name} "
                                      f"{record.get('doc_no') or record_id} is {record['docstatus']}")
             self.session._check_version(connection, entity, record, version)
-            self._refuse_if_followed(connection, entity, record)
+            return self.cancel_loaded(connection, context, entity, record)
+
+    def cancel_loaded(self, connection: Connection, context: EngineContext, entity: Entity, record: Record, *,
+                      old: Record | None = None, action: str = "cancel", comment: str | None = None,
+                      changes: dict[str, Any] | None = None) -> Record:
+        """Cancel a submitted document already at hand (locked, its version checked) in this transaction; a
+        workflow's transition into a cancel state passes the record as stored, its action, comment and changes."""
+        self._refuse_if_followed(connection, entity, record)
+        if old is None:
+            self.records.workflows.gate(self.session, entity, "cancel")
             old = dict(record)
-            now = self.records.clock.now()
-            record.update(docstatus="cancelled", modified_at=now, modified_by=self.session.user.id,
-                          version=record["version"] + 1)
-            self.records.store.update(connection, entity, record, old, expected_version=version)
-            self._fulfil(connection, context, entity, record, sign=-1)
-            self._hook("jxc_after_cancel", entity, record, connection)
-            audit.record_change(connection, self.records.schema, at=now, user_id=self.session.user.id,
-                                entity=entity.name, record_id=record_id, action="cancel",
-                                changes={"docstatus": ["submitted", "cancelled"]})
-            return self.session.access.shown(entity, self.session._clean(record))
+            changes = self.records.workflows.direct(entity, record, "cancel")
+        version = old["version"]
+        now = self.records.clock.now()
+        record.update(docstatus="cancelled", modified_at=now, modified_by=self.session.user.id, version=version + 1)
+        self.records.store.update(connection, entity, record, old, expected_version=version)
+        self._fulfil(connection, context, entity, record, sign=-1)
+        self._hook("jxc_after_cancel", entity, record, connection)
+        audit.record_change(connection, self.records.schema, at=now, user_id=self.session.user.id,
+                            entity=entity.name, record_id=record["id"], action=action, comment=comment,
+                            changes={**(changes or {}), "docstatus": ["submitted", "cancelled"]})
+        return self.session.access.shown(entity, self.session._clean(record))
 
     def _refuse_if_followed(self, connection: Connection, entity: Entity, record: Record) -> None:
         """A document that others were made from stays until those are cancelled (their effects depend on it)."""
@@ -177,6 +199,7 @@ class Lifecycle:
         if not entity.amend:
             raise LifecycleError(f"{entity.name} cannot be amended; create a new one")
         values = _editable_values(entity, record, self.app)
+        values.pop(self.records.workflows.state_field(entity) or "", None)  # the copy starts the workflow anew
         made_from = (record["made_from_entity"], record["made_from_id"]) if record.get("made_from_entity") else None
         copy = self.session.create(entity_name, values, _made_from=made_from, _internal=True,
                                    _amended_from=record_id, _verb="amend")
@@ -196,8 +219,9 @@ class Lifecycle:
         with self.session.transaction() as (connection, context):
             record = self.session._load_one(connection, source, source_id)
             if record["docstatus"] != "submitted":
-                raise LifecycleError(f"{source.name} {record.get('doc_no') or source_id} is {record['docstatus']}; "
-                                     "only a submitted document can be taken further")
+                note = self.records.workflows.source_note(source, record) if record["docstatus"] == "draft" else ""
+                raise LifecycleError(f"{source.name} {record.get('doc_no') or source_id} is {record['docstatus']}"
+                                     f"{note}; only a submitted document can be taken further")
             return self._map(connection, context, link, source, record)
 
     def make_from(self, target_name: str, source_name: str, source_id: int) -> Record:

@@ -38,14 +38,15 @@ def test_each_verb_needs_its_right_on_the_entity(records, user):
     order = zhao.update("purchase_order", order["id"], {"buyer": "赵敏"}, version=order["version"])
     assert refused(zhao.submit, "purchase_order", order["id"], version=order["version"]) \
         == "zhaomin may not submit 采购订单 (purchase_order)"
-    # the manager submits, cancels and amends, but neither creates nor deletes orders
+    # the manager approves (which submits), cancels and amends, but neither creates nor deletes orders
     assert refused(qian.create, "purchase_order", {"supplier": supplier["id"]}) \
         == "qian may not create 采购订单 (purchase_order)"
     assert refused(qian.delete, "purchase_order", order["id"]) == "qian may not delete 采购订单 (purchase_order)"
-    order = qian.submit("purchase_order", order["id"], version=order["version"])
+    order = zhao.transition("purchase_order", order["id"], "request", version=order["version"])
+    order = qian.transition("purchase_order", order["id"], "approve", version=order["version"])
     assert refused(zhao.cancel, "purchase_order", order["id"], version=order["version"]) \
         == "zhaomin may not cancel 采购订单 (purchase_order)"
-    order = qian.cancel("purchase_order", order["id"], version=order["version"])
+    order = qian.transition("purchase_order", order["id"], "cancel", version=order["version"], comment="作废")
     assert refused(zhao.amend, "purchase_order", order["id"]) == "zhaomin may not amend 采购订单 (purchase_order)"
     copy = qian.amend("purchase_order", order["id"])  # the right to amend makes the corrected copy
     assert (copy["amended_from"], copy["created_by"]) == (order["id"], qian.user.id)

@@ -22,6 +22,7 @@ def test_a_month_of_buying_and_selling_without_stock(records, user):
     liu = records.session(user("liu", "data_clerk", full_name="刘资料"))
     zhao = records.session(user("zhaomin", "purchaser", full_name="赵敏"))
     qian = records.session(user("qian", "purchase_manager", full_name="钱经理"))
+    wang = records.session(user("wang", "general_manager", full_name="王总"))
     sun = records.session(user("sunli", "sales_manager", full_name="孙丽"))
     cai = records.session(user("cai", "finance", full_name="蔡会计"))
     zhou = records.session(user("zhou", "sales", full_name="周销售"))
@@ -49,7 +50,7 @@ def test_a_month_of_buying_and_selling_without_stock(records, user):
     assert (customer["phone"], customer["credit_limit"], customer["modified_by"]) \
         == ("0571-88886666", D("50000.00"), zhou.user.id)
 
-    # --- buying: the purchaser writes the order, the manager submits it ------------------------------------
+    # --- buying: the purchaser writes the order; above 50,000 the manager agrees and the general manager approves
     po = zhao.create("purchase_order", {"supplier": supplier["id"], "buyer": "赵敏", "lines": [
         {"item": bolt["id"], "qty": "200"}, {"item": pipe["id"], "qty": "1500"}]})
     assert lines_of(po, "price") == [D("32.00"), D("29.80")]
@@ -57,7 +58,10 @@ def test_a_month_of_buying_and_selling_without_stock(records, user):
     with pytest.raises(PermissionDenied) as refused:
         zhao.submit("purchase_order", po["id"], version=po["version"])
     assert refused.value.message == "zhaomin may not submit 采购订单 (purchase_order)"
-    po = qian.submit("purchase_order", po["id"], version=po["version"])
+    po = zhao.transition("purchase_order", po["id"], "request", version=po["version"])
+    po = qian.transition("purchase_order", po["id"], "escalate", version=po["version"], comment="同意")
+    assert (po["workflow_state"], po["docstatus"]) == ("pending_gm", "draft")
+    po = wang.transition("purchase_order", po["id"], "approve_gm", version=po["version"])
     assert (po["doc_no"], po["docstatus"], po["receipt_status"]) == ("PO-202603-0001", "submitted", "pending")
 
     # the goods arrive in part: all the bolts, 1000 m of pipe
