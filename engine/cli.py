@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     listing = user_commands.add_parser("list", help="list the users and their roles")
     listing.add_argument("--app", metavar="APP", required=True, help="the app's folder, e.g. apps/food")
     listing.add_argument("--db", metavar="URL", help="the database; default: $JXC_DB, else APP/data/jxc.sqlite")
+    from engine.notify.cli import add_commands as add_notify_commands
+
+    add_notify_commands(commands)  # jxc worker, jxc outbox
     _add_plugin_commands(commands)
     return parser
 
@@ -140,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "user":
             return _user(args)
+        if args.command in ("worker", "outbox"):
+            from engine.notify.cli import run
+
+            return run(args, _open, UserError)
         if callable(getattr(args, "handler", None)):  # a plugin's command
             return args.handler(args) or EXIT_OK
         parser.error(f"unknown command {args.command}")

@@ -58,14 +58,19 @@ def jxc_formula_functions() -> list[FunctionSpec]:
 
 
 @hookspec
-def jxc_notification_channels() -> list[str]:
-    """Names of the notification channels this plugin delivers (alerts may then use them).
+def jxc_channels() -> list[Any]:
+    """Notification channels this plugin delivers (alerts may then list them under `channels:`).
+
+    Each is an object with `name`, `settings_schema` (its settings under `plugins:` in app.yaml, or None),
+    `to` ("user" or "group"), `rate_limit` (engine.notify.channels.RateLimit or None), `idempotent`, and
+    `send(message, settings)`, which raises TemporaryFailure (retried with backoff) or PermanentFailure;
+    subclass engine.notify.channels.BaseChannel for the defaults.
 
     Example::
 
         @hookimpl
-        def jxc_notification_channels():
-            return ["sms"]
+        def jxc_channels():
+            return [SmsChannel()]
     """
 
 
@@ -120,6 +125,21 @@ def jxc_after_cancel(session: Any, entity: Any, record: dict[str, Any], connecti
         def jxc_after_cancel(session, entity, record, connection):
             if entity.stock:
                 reverse_stock_moves(connection, entity, record)
+    """
+
+
+@hookspec
+def jxc_after_save(session: Any, entity: Any, record: dict[str, Any], connection: Any) -> None:
+    """Called after a record is created or updated, inside the same transaction (an error undoes the save).
+
+    `record` is the record as saved, with its `id`. Alerts with `trigger: change` are checked here.
+
+    Example::
+
+        @hookimpl
+        def jxc_after_save(session, entity, record, connection):
+            if entity.name == "customer":
+                refresh_credit_cache(connection, record["id"])
     """
 
 

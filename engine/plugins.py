@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,7 @@ from dsl.build import BUILTIN_CHANNELS
 from dsl.formula.functions import FunctionSpec, Registry, builtin_registry
 from engine import hookspecs
 from engine.hookspecs import ScanResult
+from engine.notify.channels import ChannelEntry
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
 
 # Registered before the entry points, so installed plugins are called first (pluggy calls the last registered
 # first) and can take over what a built-in does, e.g. read a barcode the built-in GS1 reader would.
-BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.gs1",)
+BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.gs1", "plugins.notify", "plugins.email", "plugins.wecom",
+                                    "plugins.dingtalk")
 
 
 def plugin_manager(extra: Mapping[str, object] | Iterable[object] = (), *,
@@ -48,6 +51,13 @@ def plugin_manager(extra: Mapping[str, object] | Iterable[object] = (), *,
     # through its entry point) acts on an app only when the app enables it under plugins: in app.yaml.
     manager.jxc_always_on = frozenset(always_on)  # type: ignore[attr-defined]
     return manager
+
+
+@functools.cache
+def builtin_manager() -> pluggy.PluginManager:
+    """The built-in plugins only (the inventory engine, GS1 scanning): what a service layer created without a
+    plugin manager runs, so that stock is posted whoever submits a document."""
+    return plugin_manager(entry_points=False)
 
 
 def always_on(manager: pluggy.PluginManager) -> frozenset[str]:
@@ -88,14 +98,33 @@ def formula_registry(manager: pluggy.PluginManager) -> Registry:
 
 
 def channels(manager: pluggy.PluginManager) -> list[str]:
-    found = list(BUILTIN_CHANNELS)
-    for names in manager.hook.jxc_notification_channels():
-        found.extend(names or ())
+    """The names of every notification channel: the in-app inbox and the plugins' (hook jxc_channels)."""
+    return [BUILTIN_CHANNELS[0], *channel_registry(manager)]
+
+
+def channel_registry(manager: pluggy.PluginManager) -> dict[str, ChannelEntry]:
+    """Channel name → the channel object and the plugin that provides it (whose settings it uses)."""
+    found: dict[str, ChannelEntry] = {}
+    for impl in reversed(manager.hook.jxc_channels.get_hookimpls()):
+        plugin = _plugin_name(manager, impl.plugin)
+        for channel in _call(impl) or ():
+            name = getattr(channel, "name", None)
+            if not isinstance(name, str) or not callable(getattr(channel, "send", None)):
+                raise TypeError(f"plugin {plugin} returned {channel!r} from jxc_channels; a channel needs a name "
+                                "and send(message, settings)")
+            if name in found or name == BUILTIN_CHANNELS[0]:
+                owner = found[name].plugin if name in found else "jxc"
+                raise ValueError(f"notification channel {name} is defined twice: by {owner} and by {plugin}")
+            found[name] = ChannelEntry(channel, plugin)
     return found
 
 
 def settings_schemas(manager: pluggy.PluginManager) -> dict[str, dict[str, Any] | None]:
     schemas: dict[str, dict[str, Any] | None] = {}
+    for entry in channel_registry(manager).values():  # a channel's settings are its plugin's
+        schema = getattr(entry.channel, "settings_schema", None)
+        if schema is not None:
+            schemas[entry.plugin] = schema
     for impl in manager.hook.jxc_settings_schema.get_hookimpls():
         schemas[_plugin_name(manager, impl.plugin)] = impl.function()
     for plugin in manager.get_plugins():

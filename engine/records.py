@@ -37,9 +37,10 @@ from engine.errors import (
     ValidationFailed,
 )
 from engine.lifecycle import Lifecycle
-from engine.plugins import AppHooks
+from engine.plugins import AppHooks, builtin_manager
 from engine.schema import Schema, build_schema
 from engine.store import Record, Store
+from engine.workflow import Workflows, WorkflowSession
 
 SYSTEM_FIELDS = frozenset({"id", "doc_no", "docstatus", "amended_from", "created_at", "created_by", "modified_at",
                            "modified_by", "version", "parent_id", "idx", "made_from_entity", "made_from_id",
@@ -54,11 +55,12 @@ class Records:
         self.app = app
         self.engine = engine
         self.schema = schema or build_schema(app)
-        self.plugins = plugins
-        self.hooks = AppHooks(plugins, app.plugins) if plugins is not None else None
+        self.plugins = plugins if plugins is not None else builtin_manager()
+        self.hooks = AppHooks(self.plugins, app.plugins)
         self.clock = clock or Clock(app.timezone)
         self.store = Store(app, self.schema)
         self.computer = Computer(app, self.schema)
+        self.workflows = Workflows(app)
 
     def session(self, user: CurrentUser, *, connection: Connection | None = None) -> Session:
         """A session for `user`; with `connection`, every call runs inside that transaction (as a savepoint)."""
@@ -158,8 +160,10 @@ class Session:
             if not entity.is_document:
                 raise LifecycleError(f"{entity.name} is master data; only documents are submitted")
             self.access.require(entity, "submit")
+            self.records.workflows.gate(self, entity, "submit")
         with self.transaction() as (connection, context):
             record = self.records.store.blank(entity)
+            self.records.workflows.start(entity, record)  # before the values: giving the initial state is no change
             given = self._assign(entity, record, values, problems := [], creating=True, internal=_internal)
             if _made_from is not None:
                 record["made_from_entity"], record["made_from_id"] = _made_from
@@ -174,6 +178,7 @@ class Session:
             audit.record_change(connection, self.records.schema, at=now, user_id=self.user.id, entity=entity.name,
                                 record_id=record["id"], action="create",
                                 changes=audit.diff(None, record, self._tables(entity)))
+            self._after_save(entity, record, connection)
             if submit:
                 return Lifecycle(self).submit_loaded(connection, context, entity, record, recheck=False)
             return self.access.shown(entity, self._clean(record))
@@ -199,6 +204,7 @@ class Session:
             changes = audit.diff(old, record, self._tables(entity))
             audit.record_change(connection, self.records.schema, at=now, user_id=self.user.id, entity=entity.name,
                                 record_id=record_id, action="update", changes=changes)
+            self._after_save(entity, record, connection)
             return self.access.shown(entity, self._clean(record))
 
     def delete(self, entity_name: str, record_id: int) -> None:
@@ -238,6 +244,22 @@ class Session:
     def make_from(self, target: str, source: str, source_id: int) -> Record:
         return Lifecycle(self).make_from(target, source, source_id)
 
+    # --- workflows (engine.workflow) ------------------------------------------------------------------
+
+    def transition(self, entity_name: str, record_id: int, action: str, *, version: int,
+                   comment: str | None = None, values: Mapping[str, Any] | None = None) -> Record:
+        """Take a workflow action; `values` fills in fields the transition requires on the way."""
+        return WorkflowSession(self).transition(entity_name, record_id, action, version=version, comment=comment,
+                                                values=values)
+
+    def actions(self, entity_name: str, record_id: int) -> list[dict[str, Any]]:
+        """The workflow actions this user may take on the record now."""
+        return WorkflowSession(self).actions(entity_name, record_id)
+
+    def inbox(self) -> list[dict[str, Any]]:
+        """The records waiting for this user's action, longest waiting first."""
+        return WorkflowSession(self).inbox()
+
     # --- the pipeline ------------------------------------------------------------------------------------
 
     def _assign(self, entity: Entity, record: Record, values: Mapping[str, Any], problems: list[FieldProblem], *,
@@ -246,8 +268,13 @@ class Session:
         if not isinstance(values, Mapping):
             raise ValidationFailed([FieldProblem("", "the values must be given as field: value pairs")])
         given: set[str] = set()
+        state_field = self.records.workflows.state_field(entity)
         for name, value in values.items():
             field = entity.fields.get(name)
+            if name == state_field:  # the workflow's: only its transitions change it
+                if value != record.get(name):
+                    problems.append(FieldProblem(name, self.records.workflows.state_problem(entity)))
+                continue
             problem = self._writable(entity, name, field, internal)
             if problem and self._unchanged(field, value, record.get(name), name):
                 continue  # sent back as it was read (a form posts the whole record): nothing to set
@@ -424,6 +451,11 @@ class Session:
         return result
 
     # --- helpers ------------------------------------------------------------------------------------------
+
+    def _after_save(self, entity: Entity, record: Record, connection: Connection) -> None:
+        """Plugins' jxc_after_save (change-triggered alerts), in the save's transaction."""
+        if self.records.hooks is not None:
+            self.records.hooks.jxc_after_save(session=self, entity=entity, record=record, connection=connection)
 
     def _tables(self, entity: Entity) -> list[str]:
         return [name for name, field in entity.fields.items() if field.type is FieldType.TABLE]

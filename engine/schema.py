@@ -123,7 +123,7 @@ def build_schema(app: App, metadata: MetaData | None = None) -> Schema:
         Column("user_id", ID_TYPE, ForeignKey(f"{USER_TABLE}.id", ondelete="SET NULL")),
         Column("entity", String(63), nullable=False),
         Column("record_id", BigInteger, nullable=False),
-        Column("action", String(32), nullable=False),
+        Column("action", String(63), nullable=False),
         Column("changes", Text),
         Column("comment", Text),
         Index(None, "entity", "record_id"),
@@ -145,6 +145,9 @@ def build_schema(app: App, metadata: MetaData | None = None) -> Schema:
     from engine.stock.tables import add_stock_tables
 
     add_stock_tables(app, schema)
+    from engine.notify.tables import add_notify_tables
+
+    add_notify_tables(schema)
     for entity in app.entities.values():
         for field_def in entity.fields.values():
             if field_def.type is FieldType.LINK and field_def.many:

@@ -14,9 +14,17 @@ from dsl.formula.types import DECIMAL
 from dsl.loader import load_app
 from dsl.problems import CheckFailed
 from engine import hookimpl, hookspecs
+from engine.notify.channels import BaseChannel
 from engine.plugins import always_on, channels, formula_registry, plugin_manager, settings_schemas
 
 DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
+
+
+class SmsChannel(BaseChannel):
+    name = "sms"
+
+    def send(self, message, settings):
+        pass
 
 
 class StockPlugin:
@@ -30,8 +38,8 @@ class StockPlugin:
                              "Stock on hand.", "STOCK(item)", needs_context=True, volatile=True)]
 
     @hookimpl
-    def jxc_notification_channels(self):
-        return ["sms"]
+    def jxc_channels(self):
+        return [SmsChannel()]
 
     @hookimpl
     def jxc_settings_schema(self):
