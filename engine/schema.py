@@ -148,6 +148,9 @@ def build_schema(app: App, metadata: MetaData | None = None) -> Schema:
     from engine.notify.tables import add_notify_tables
 
     add_notify_tables(schema)
+    from engine.web.api.tables import add_api_tables
+
+    add_api_tables(schema)  # API tokens and batch idempotency keys
     for entity in app.entities.values():
         for field_def in entity.fields.values():
             if field_def.type is FieldType.LINK and field_def.many:
