@@ -7,6 +7,7 @@ beforehand, so a document with many lines costs a few queries, not one per line.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -62,6 +63,16 @@ class EntityRules:
                     table = table_of_child.get(node.base.entity)
                     found.setdefault(node.base.type.entity, set()).add((table, node.base.field))
         return found
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A record as a save would compute it, with every problem a save would report, written nowhere."""
+
+    record: Record
+    problems: tuple[FieldProblem, ...]
+    hidden: frozenset[str]  # paths whose visible_if does not hold
+    required: frozenset[str]  # paths required now
 
 
 class Computer:
@@ -141,6 +152,33 @@ class Computer:
         except ValueError as error:  # the result does not fit the field (too many digits)
             record[field.name] = None
             problems.append(FieldProblem(path, f"cannot be stored: {error}"))
+
+    # --- conditions a form shows live ----------------------------------------------------------------------
+
+    def conditions(self, entity: Entity, record: Record, context: EngineContext) -> tuple[frozenset[str],
+                                                                                          frozenset[str]]:
+        """The fields (paths such as `lines[2].batch`) whose visible_if does not hold, and those required now
+        (required, or required_if holds), on a record already computed. A condition that cannot be evaluated
+        leaves the field shown and not required: the save reports the reason at that field."""
+        rules = self.rules(entity)
+        hidden: set[str] = set()
+        required: set[str] = set()
+        self.link_rows(record, rules)
+        try:
+            places = [(entity, record, None, None)]
+            places += [(child, row, table, index) for table, child in rules.tables.items()
+                       for index, row in enumerate(record.get(table) or ())]
+            for owner, row, table, index in places:
+                for name, field in owner.fields.items():
+                    path = _path(table, index, name)
+                    if field.visible_if is not None and _holds(field.visible_if, row, context, [], path) is False:
+                        hidden.add(path)
+                    if field.required or (field.required_if is not None and
+                                          _holds(field.required_if, row, context, [], path) is True):
+                        required.add(path)
+        finally:
+            self.unlink_rows(record, rules)
+        return frozenset(hidden), frozenset(required)
 
     # --- validation -------------------------------------------------------------------------------------
 

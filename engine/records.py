@@ -25,7 +25,7 @@ from dsl.problems import did_you_mean
 from engine import audit
 from engine.access import Access
 from engine.coerce import CoercionError, coerce
-from engine.compute import Computer
+from engine.compute import Computer, Preview
 from engine.context import SYSTEM, Clock, CurrentUser, EngineContext
 from engine.errors import (
     Conflict,
@@ -206,6 +206,25 @@ class Session:
                                 record_id=record_id, action="update", changes=changes)
             self._after_save(entity, record, connection)
             return self.access.shown(entity, self._clean(record))
+
+    def preview(self, entity_name: str, values: Mapping[str, Any], *, record_id: int | None = None) -> Preview:
+        """What saving `values` would compute and report, without writing anything: a form's live round-trip
+        runs the very steps of create (no `record_id`) or update, so its numbers are the server's."""
+        entity = self.records.entity(entity_name)
+        self.access.require(entity, "create" if record_id is None else "write")
+        with self.transaction() as (connection, context):
+            if record_id is None:
+                record = self.records.store.blank(entity)
+                self.records.workflows.start(entity, record)
+            else:
+                record = _copy(self._load_one(connection, entity, record_id))
+            given = self._assign(entity, record, values, problems := [], creating=record_id is None, internal=False)
+            try:
+                self._complete(connection, context, entity, record, given, problems, creating=record_id is None)
+            except ValidationFailed as failed:
+                problems = list(failed.problems)
+            hidden, required = self.records.computer.conditions(entity, record, context)
+            return Preview(self.access.shown(entity, self._clean(record)), tuple(problems), hidden, required)
 
     def delete(self, entity_name: str, record_id: int) -> None:
         entity = self.records.entity(entity_name)
@@ -487,4 +506,4 @@ def _copy(record: Record) -> Record:
     return copied
 
 
-__all__ = ["PermissionDenied", "Records", "Session"]
+__all__ = ["PermissionDenied", "Preview", "Records", "Session"]
