@@ -117,7 +117,7 @@ def _effects(effects: tuple[Any, ...], attributes: tuple[str, ...]) -> list[dict
 
 
 _STOCK_ATTRIBUTES = ("item", "qty", "warehouse", "to_warehouse", "location", "to_location", "batch", "expiry",
-                     "production_date", "unit_cost", "supplier", "supplier_batch")
+                     "production_date", "unit_cost", "supplier", "supplier_batch", "date")
 
 
 def dump_entity(entity: Entity, app: App) -> dict[str, Any]:

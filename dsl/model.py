@@ -173,6 +173,7 @@ class StockEffect:
     unit_cost: Formula | None = None
     supplier: Formula | None = None
     supplier_batch: Formula | None = None
+    date: Formula | None = None  # the posting date (the document's date); none: the time of submit
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +335,8 @@ class StockSettings:
     reorder_level: str | None = None
     batch_required: str | None = None
     shelf_life_days: str | None = None
-    valuation_field: str | None = None
+    valuation_field: str | None = None  # an item choice field: moving_average or fifo for that item
+    allow_negative_field: str | None = None  # an item bool field: true lets that item's stock go below zero
     min_remaining_shelf_life_days: int | None = None
     count_tolerance: Decimal = Decimal(3)
 

@@ -338,6 +338,7 @@ class DocumentBuilder:
             "unit_cost": self._stock_formula(raw, rows, "unit_cost", what, _NUMBER),
             "supplier": self._stock_formula(raw, rows, "supplier", what, _ANY_RECORD),
             "supplier_batch": self._stock_formula(raw, rows, "supplier_batch", what, _TEXT),
+            "date": self._stock_formula(raw, rows, "date", what, _DATE),
         }
         if item is None or qty is None or warehouse is None:
             return None

@@ -74,6 +74,7 @@ def stock_settings(ctx: BuildContext, header: Raw) -> StockSettings | None:
         "batch_required": ("a yes/no (bool)", (FieldType.BOOL,)),
         "shelf_life_days": ("a whole number", (FieldType.INT,)),
         "valuation_field": ("a choice", (FieldType.CHOICE,)),
+        "allow_negative_field": ("a yes/no (bool)", (FieldType.BOOL,)),
     }
     named: dict[str, str | None] = {}
     for key, (wanted, kinds) in field_kinds.items():
@@ -96,7 +97,7 @@ def stock_settings(ctx: BuildContext, header: Raw) -> StockSettings | None:
         negative_stock=raw.get("negative_stock") is True, valuation=raw.get("valuation", "moving_average"),
         safety_stock=named["safety_stock"], reorder_level=named["reorder_level"],
         batch_required=named["batch_required"], shelf_life_days=named["shelf_life_days"],
-        valuation_field=named["valuation_field"],
+        valuation_field=named["valuation_field"], allow_negative_field=named["allow_negative_field"],
         min_remaining_shelf_life_days=raw.get("min_remaining_shelf_life_days"),
         count_tolerance=Decimal(str(tolerance)),
     )
