@@ -23,12 +23,13 @@ STOCK_APPS = ("food", "discrete_mfg")
 NOW = dt.datetime(2026, 11, 25, 9, 30)
 
 COMMON_DOCUMENTS = {"purchase_order", "sales_order", "sales_delivery", "customer_receipt", "supplier_payment"}
-STOCK_DOCUMENTS = {"goods_receipt", "stock_issue", "stock_transfer", "stock_count", "sales_shipment"}
+STOCK_DOCUMENTS = {"goods_receipt", "stock_issue", "stock_transfer", "stock_count", "sales_shipment",
+                   "purchase_return", "sales_return"}
 EXPECTED_DOCUMENTS = {
     "no_stock": COMMON_DOCUMENTS | {"purchase_receipt"},
     "food": COMMON_DOCUMENTS | STOCK_DOCUMENTS,
     "discrete_mfg": COMMON_DOCUMENTS | STOCK_DOCUMENTS | {"production_order", "production_picking",
-                                                          "finished_goods_receipt"},
+                                                          "production_issue", "finished_goods_receipt"},
 }
 EXPECTED_MODULES = {
     "no_stock": {"catalog", "purchasing", "sales", "finance"},
@@ -320,6 +321,8 @@ EXPECTED_EFFECTS = {
     "stock_transfer": ["transfer"],
     "stock_count": ["in", "out"],
     "sales_shipment": ["out"],
+    "purchase_return": ["out"],
+    "sales_return": ["in"],
 }
 
 
@@ -330,7 +333,7 @@ def test_stock_documents_have_effects_in_the_right_direction(apps, name):
     assert app.stock.safety_stock == "safety_stock" and app.stock.batch_required == "has_batch"
     expected = dict(EXPECTED_EFFECTS)
     if name == "discrete_mfg":
-        expected |= {"production_picking": ["out"], "finished_goods_receipt": ["in"]}
+        expected |= {"production_issue": ["out"], "finished_goods_receipt": ["in"]}
     for document, directions in expected.items():
         assert [effect.direction for effect in app.entities[document].stock] == directions, document
     transfer = app.entities["stock_transfer"].stock[0]
@@ -399,7 +402,8 @@ def test_food_items_receipts_and_shipments(apps):
     assert receipt_rows["batch_no"].required and receipt_rows["expiry"].required
     assert run(receipt_rows["expiry"].default, {"production_date": dt.date(2026, 1, 5),
                                                 "item": {"shelf_life_days": 365}}) == dt.date(2027, 1, 5)
-    assert app.entities["sales_shipment_lines"].fields["batch_no"].required
+    # a shipment line may leave the batch empty: the stock engine allocates it first-expiry-first-out
+    assert not app.entities["sales_shipment_lines"].fields["batch_no"].required
     (remaining, by_customer) = [v for v in app.entities["sales_shipment"].validations if "expiry" in v.rule.source]
     shipment = {"ship_date": dt.date(2026, 11, 25), "customer": {"min_remaining_days": 120},
                 "lines": [{"expiry": dt.date(2027, 1, 15), "item": {"min_remaining_shelf_life_days": 30}}]}
