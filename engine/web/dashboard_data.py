@@ -1,0 +1,265 @@
+"""The numbers behind a dashboard: each widget is one SQL query compiled from its formulas, run as the user.
+
+A widget (dsl.model.Widget) reads like a small report: `filter` keeps records, `group_by` names the groups,
+`values` aggregates each group's records, `sort`/`limit` pick the top ones. Here that becomes
+
+    SELECT <group formulas>, <value aggregates> FROM <entity> WHERE <filter> AND <user's row rules>
+    GROUP BY 1, 2 ...            -- by position: a group formula with parameters (TODAY()) is not repeated
+
+wrapped in an outer SELECT that sorts and limits, so the database does the work however many records there
+are. The user's permissions apply as everywhere else: a widget over an entity they may not read, or whose
+formulas use a field hidden from them, is shown as not permitted instead of its numbers; their row rules
+limit what is counted. Balances and batches (`stock_balance`, `stock_batch`) are read from the inventory
+tables; the dashboard's roles decide who sees them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, literal_column, select, true
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from dsl.formula import ir
+from dsl.formula.sqlcompile import NoSqlForm
+from dsl.formula.sqlsupport import translate_database_error
+from dsl.formula.types import Kind
+from dsl.model import App, Dashboard, FieldType, Widget
+from dsl.sqltypes import DecimalText
+from engine.context import CurrentUser
+from engine.errors import PermissionDenied
+from engine.query import compiler_for
+
+_COLOUR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{1,30})$")  # what may reach a style attribute
+
+
+@dataclass(frozen=True)
+class Row:
+    keys: tuple[Any, ...]  # the groups' values as computed (a linked record's id)
+    labels: tuple[str, ...]  # the groups as shown (the linked record's title, a choice's label)
+    values: tuple[Any, ...]  # exact: Decimal or int (None when nothing was aggregated, e.g. MAX of no rows)
+    colours: tuple[str | None, ...]  # per value, from the widget's thresholds
+
+
+@dataclass
+class WidgetData:
+    widget: Widget
+    title: str
+    groups: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    problem: str | None = None  # why no numbers are shown (not permitted, a formula failed)
+    denied: bool = False
+
+
+# --- who sees which dashboard ------------------------------------------------------------------------------
+
+
+def may_see(dashboard: Dashboard, user: CurrentUser) -> bool:
+    """A dashboard without roles is for everyone; otherwise for the roles it names (and admins)."""
+    return user.is_admin or not dashboard.roles or bool(set(dashboard.roles) & user.roles)
+
+
+def visible_dashboards(app: App, user: CurrentUser) -> list[Dashboard]:
+    return [board for board in app.dashboards.values() if may_see(board, user)]
+
+
+# --- computing -----------------------------------------------------------------------------------------------
+
+
+def dashboard_data(session: Any, dashboard: Dashboard, locale: str = "zh-CN") -> list[WidgetData]:
+    """Every widget's numbers as `session.user` may see them. Raises PermissionDenied for a dashboard that is
+    not for the user's roles."""
+    if not may_see(dashboard, session.user):
+        label = dashboard.label.get(locale)
+        raise PermissionDenied(f"{session.user.name} may not see the dashboard {label} ({dashboard.name})")
+    return [widget_data(session, widget, locale) for widget in dashboard.widgets]
+
+
+def widget_data(session: Any, widget: Widget, locale: str = "zh-CN") -> WidgetData:
+    data = WidgetData(widget, widget.title.get(locale), list(widget.group_by), list(widget.values))
+    refusal = _refusal(session, widget)
+    if refusal is not None:
+        data.problem, data.denied = refusal, True
+        return data
+    try:
+        with session.transaction() as (connection, _):  # one transaction per widget: a failure spoils no other
+            raw = _query(session, connection, widget)
+            data.rows = _rows(session, connection, widget, raw, locale)
+    except NoSqlForm as error:
+        data.problem = f"this widget cannot be computed in the database: {error}"
+    except DBAPIError as error:
+        formula_error = translate_database_error(error)
+        if formula_error is None:
+            raise
+        data.problem = f"a formula of this widget failed: {formula_error}"
+    return data
+
+
+def _refusal(session: Any, widget: Widget) -> str | None:
+    """Why the user may not see this widget's numbers, or None."""
+    access = session.access
+    app = session.app
+    entity = app.entities.get(widget.entity)
+    if entity is not None and not access.allowed(entity, "read"):
+        return f"{session.user.name} may not read {entity.label.get(app.locale)} ({entity.name})"
+    for formula in _formulas(widget):
+        for node in ir.walk(formula.expr):
+            if isinstance(node, ir.FieldRef | ir.Follow) and node.entity in app.entities \
+                    and access.field_access(node.entity, node.field) == "hidden":
+                return f"{session.user.name} may not see {node.entity}.{node.field}, which this widget uses"
+    return None
+
+
+def _formulas(widget: Widget) -> Iterable[Any]:
+    if widget.filter is not None:
+        yield widget.filter
+    yield from widget.group_by.values()
+    yield from widget.values.values()
+
+
+def _query(session: Any, connection: Connection, widget: Widget) -> list[tuple[Any, ...]]:
+    records = session.records
+    table = records.schema.table(widget.entity)
+    compiler = compiler_for(connection, records.schema, session.user, records.clock)
+    entity = session.app.entities.get(widget.entity)
+    conditions = [session.access.row_condition(entity, table, connection) if entity is not None else true()]
+    if widget.filter is not None:
+        conditions.append(compiler.condition(widget.filter.expr, table))
+    groups = [compiler.value(formula.expr, table).label(f"g{i}") for i, formula in enumerate(widget.group_by.values())]
+    values = [compiler.value(formula.expr, table).label(f"v{i}") for i, formula in enumerate(widget.values.values())]
+    inner = select(*groups, *values).select_from(table).where(and_(*conditions))
+    if groups:
+        inner = inner.group_by(*(literal_column(str(position)) for position in range(1, len(groups) + 1)))
+    grouped = inner.subquery("w")
+    names = [*widget.group_by, *widget.values]
+    columns = [grouped.c[f"g{i}"] for i in range(len(groups))] + [grouped.c[f"v{i}"] for i in range(len(values))]
+    sort_key = _sort_key(widget, names)
+    in_python = sort_key is not None and isinstance(columns[sort_key[0]].type, DecimalText)
+    query = select(*columns)
+    if not in_python:
+        order = [(sort_key[0], sort_key[1])] if sort_key is not None else []
+        order += [(i, False) for i in range(len(groups)) if sort_key is None or i != sort_key[0]]
+        query = query.order_by(*(_ordered(columns[i], descending, connection) for i, descending in order))
+        if widget.limit is not None:
+            query = query.limit(widget.limit)
+    rows = [tuple(row) for row in connection.execute(query)]
+    if in_python:  # SQLite keeps computed decimals as text, which the database would sort as text
+        assert sort_key is not None
+        rows = _sorted(rows, sort_key, len(groups))[:widget.limit]
+    return rows
+
+
+def _sort_key(widget: Widget, names: list[str]) -> tuple[int, bool] | None:
+    if not widget.sort:
+        return None
+    name = widget.sort.removeprefix("-")
+    return names.index(name), widget.sort.startswith("-")
+
+
+def _ordered(column: Any, descending: bool, connection: Connection) -> Any:
+    """Blanks last; text by code point on both databases (PostgreSQL's locale would order it otherwise)."""
+    if connection.dialect.name == "postgresql" and column.type.python_type is str:
+        column = column.collate("C")
+    return (column.desc() if descending else column.asc()).nulls_last()
+
+
+def _sorted(rows: list[tuple[Any, ...]], sort_key: tuple[int, bool], group_count: int) -> list[tuple[Any, ...]]:
+    """The order the database gives everywhere else: the sort column (blanks last), then the groups."""
+    index, descending = sort_key
+    ties = [i for i in range(group_count) if i != index]
+    for i in reversed(ties):  # stable sorts, least significant first
+        rows = sorted(rows, key=lambda row, i=i: (row[i] is None, row[i] if row[i] is not None else 0))
+    filled = sorted((row for row in rows if row[index] is not None), key=lambda row: row[index], reverse=descending)
+    return filled + [row for row in rows if row[index] is None]
+
+
+# --- presenting --------------------------------------------------------------------------------------------
+
+
+def _rows(session: Any, connection: Connection, widget: Widget, raw: list[tuple[Any, ...]],
+          locale: str) -> list[Row]:
+    group_count = len(widget.group_by)
+    labellers = [_labeller(session, connection, formula, [row[i] for row in raw], locale)
+                 for i, formula in enumerate(widget.group_by.values())]
+    result = []
+    for row in raw:
+        keys, values = row[:group_count], row[group_count:]
+        labels = tuple(labeller(key) for labeller, key in zip(labellers, keys, strict=True))
+        colours = tuple(threshold_colour(widget.thresholds, value) for value in values)
+        result.append(Row(tuple(keys), labels, tuple(values), colours))
+    return result
+
+
+def _labeller(session: Any, connection: Connection, formula: Any, keys: list[Any], locale: str) -> Any:
+    """How a group's values are shown: a linked record by its title, a choice by its label."""
+    kind = formula.type
+    if kind.kind is Kind.RECORD and kind.entity:
+        titles = _titles(session, connection, kind.entity, {key for key in keys if key is not None})
+        return lambda key: "—" if key is None else titles.get(key, f"#{key}")
+    expr = formula.expr
+    if isinstance(expr, ir.FieldRef | ir.Follow):
+        entity = session.app.entities.get(expr.entity)
+        choice = entity.fields.get(expr.field) if entity is not None else None
+        if choice is not None and choice.type is FieldType.CHOICE:
+            options = {option.value: option.label.get(locale) for option in choice.options}
+            return lambda key: "—" if key is None else options.get(key, str(key))
+    return lambda key: display(key)
+
+
+def _titles(session: Any, connection: Connection, entity_name: str, ids: set[Any]) -> dict[Any, str]:
+    """The titles of linked records the user may read (others show as #id)."""
+    entity = session.app.entities.get(entity_name)
+    if not ids or entity is None or not session.access.allowed(entity, "read"):
+        return {}
+    table = session.records.schema.table(entity_name)
+    names = [name for name in (entity.title, entity.key, "doc_no")
+             if name and name in table.c and session.access.field_access(entity_name, name) != "hidden"]
+    titles: dict[Any, str] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        query = select(table.c.id, *(table.c[name] for name in names)).where(table.c.id.in_(ordered[start:start + 500]))
+        for row in connection.execute(query).mappings():
+            titles[row["id"]] = next((str(row[name]) for name in names if row[name]), f"#{row['id']}")
+    return titles
+
+
+def display(value: Any) -> str:
+    """A value as text for a label or a table cell (exact: a decimal keeps its digits)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return str(value)
+
+
+def threshold_colour(thresholds: Iterable[Mapping[str, Any]], value: Any) -> str | None:
+    """The colour of `value`: a threshold covers from `above` (included) up to `below` (excluded); when
+    several cover it, the last one written wins ({above: 100000, color: orange}, {above: 300000, color: red})."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return None
+    chosen = None
+    for threshold in thresholds:
+        above, below = threshold.get("above"), threshold.get("below")
+        if above is not None and value < Decimal(str(above)):
+            continue
+        if below is not None and value >= Decimal(str(below)):
+            continue
+        colour = str(threshold.get("color", ""))
+        if _COLOUR.match(colour):
+            chosen = colour
+    return chosen
+
+
+__all__ = ["Row", "WidgetData", "dashboard_data", "display", "may_see", "threshold_colour", "visible_dashboards",
+           "widget_data"]
