@@ -111,3 +111,32 @@ def deactivate(engine: Engine, schema: Schema, name: str) -> None:
     with engine.begin() as connection:
         if connection.execute(update(users).where(users.c.name == name).values(active=False)).rowcount != 1:
             raise NotFound(f"there is no user '{name}'")
+
+
+def stored_password(engine: Engine, schema: Schema, name: str) -> str | None:
+    """The password hash of an active user, None when there is no such active user or no password."""
+    users = schema.users
+    assert users is not None
+    with engine.connect() as connection:
+        return connection.execute(select(users.c.password_hash).where(
+            users.c.name == name.strip(), users.c.active.is_(True))).scalar()
+
+
+def set_password(engine: Engine, schema: Schema, name: str, password_hash: str) -> None:
+    """Replace a user's password hash (hashing is the caller's: engine.web.auth.hash_password)."""
+    users = schema.users
+    assert users is not None
+    with engine.begin() as connection:
+        if connection.execute(update(users).where(users.c.name == name).values(password_hash=password_hash)
+                              ).rowcount != 1:
+            raise NotFound(f"there is no user '{name}'")
+
+
+def has_admin(engine: Engine, schema: Schema) -> bool:
+    """Whether some active user holds jxc's admin role (the first start of `jxc serve` creates one)."""
+    users = schema.users
+    assert users is not None
+    roles = schema.metadata.tables["jxc_user_role"]
+    with engine.connect() as connection:
+        return connection.execute(select(users.c.id).join(roles, roles.c.user_id == users.c.id).where(
+            roles.c.role == ADMIN_ROLE, users.c.active.is_(True)).limit(1)).first() is not None
