@@ -421,14 +421,14 @@ def test_food_near_expiry_alert(apps):
 def test_food_demo_data(apps):
     app = apps["food"]
     counts = {entity: len(records) for entity, records in app.demo.items()}
-    assert counts["item"] == 5 and counts["warehouse"] == 2 and counts["goods_receipt"] == 3
-    assert {w["name"] for w in demo_records(app, "warehouse")} == {"常温库", "冷库"}
+    assert counts["item"] == 6 and counts["warehouse"] == 3 and counts["goods_receipt"] == 7
+    assert {w["name"] for w in demo_records(app, "warehouse")} == {"常温库", "冷藏库", "冷冻库"}
     assert all(record.submit for record in app.demo["goods_receipt"])
     assert all(item.get("shelf_life_days") for item in demo_records(app, "item"))
     batches = [line for receipt in demo_records(app, "goods_receipt") for line in receipt["lines"]]
     assert all(line["batch_no"] and line["expiry"] > line["production_date"] for line in batches)
     near = [line for line in batches if (line["expiry"] - NOW.date()).days <= 30]
-    assert [line["batch_no"] for line in near] == ["SJ251210"]  # the alert has something to say
+    assert [line["batch_no"] for line in near] == ["NZ260615"]  # the alert has something to say
 
 
 # --- discrete manufacturing ----------------------------------------------------------------------------------------
