@@ -81,6 +81,10 @@ class EngineContext:
         self._cache[(entity, key)] = record
         return record
 
+    def table(self, entity: str) -> Any:
+        """The table of an entity (or of a system entity such as stock_balance), for functions that query."""
+        return self._table_of(entity)
+
     def has(self, entity: str, key: Any) -> bool:
         """Whether the record was fetched in this call (so it exists: the transaction still holds it)."""
         return self._cache.get((entity, key)) is not None
