@@ -1,0 +1,121 @@
+"""A small food world for the tests of the stock services (verify, periods, as-of, reports, trace): apps/food
+with two ambient warehouses, two items kept in batches, a supplier and two customers, and one-line documents
+dated by a movable clock (documents of another day post at that day's end, today's at the clock's time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from dsl.loader import load_app
+from dsl.model import App
+from engine.context import Clock
+from engine.migrate import migrate
+from engine.records import Records, Session
+from engine.stock.verify import VerifyResult, verify
+from tests.service_helpers import APPS
+
+TODAY = dt.date(2026, 11, 20)
+
+
+@functools.cache
+def food_app() -> App:
+    return load_app(APPS / "food")
+
+
+@dataclass
+class FoodWorld:
+    records: Records
+    session: Session
+    warehouses: dict[str, int] = field(default_factory=dict)
+    items: dict[str, int] = field(default_factory=dict)
+    suppliers: dict[str, int] = field(default_factory=dict)
+    customers: dict[str, int] = field(default_factory=dict)
+
+    def at(self, day: dt.date) -> None:
+        """Documents from now on are entered on `day` (the clock says 09:00 that day)."""
+        self.records.clock.fixed = dt.datetime.combine(day, dt.time(9, 0))
+
+    def receive(self, item: str, qty: Any, cost: Any, *, batch: str, on: dt.date, warehouse: str = "A",
+                expiry: dt.date | None = None, supplier: str = "S1", supplier_batch: str | None = None
+                ) -> dict[str, Any]:
+        self.at(on)
+        line = {"item": self.items[item], "qty": str(qty), "unit_cost": str(cost), "batch_no": batch,
+                "production_date": on.isoformat(), "expiry": (expiry or on + dt.timedelta(days=300)).isoformat()}
+        if supplier_batch:
+            line["supplier_batch"] = supplier_batch
+        return self.session.create("goods_receipt", {
+            "warehouse": self.warehouses[warehouse], "supplier": self.suppliers[supplier],
+            "receipt_date": on.isoformat(), "lines": [line]}, submit=True)
+
+    def ship(self, customer: str, item: str, qty: Any, *, on: dt.date, batch: str | None = None,
+             warehouse: str = "A") -> dict[str, Any]:
+        self.at(on)
+        line: dict[str, Any] = {"item": self.items[item], "qty": str(qty)}
+        if batch:
+            line["batch_no"] = batch
+            line["expiry"] = self.expiry(item, batch).isoformat()  # the shipment shows it (and checks it)
+        return self.session.create("sales_shipment", {
+            "customer": self.customers[customer], "warehouse": self.warehouses[warehouse],
+            "ship_date": on.isoformat(), "lines": [line]}, submit=True)
+
+    def issue(self, item: str, qty: Any, *, on: dt.date, batch: str | None = None, warehouse: str = "A"
+              ) -> dict[str, Any]:
+        self.at(on)
+        line: dict[str, Any] = {"item": self.items[item], "qty": str(qty)}
+        if batch:
+            line["batch_no"] = batch
+        return self.session.create("stock_issue", {"warehouse": self.warehouses[warehouse], "purpose": "use",
+                                                   "issue_date": on.isoformat(), "lines": [line]}, submit=True)
+
+    def transfer(self, item: str, qty: Any, *, on: dt.date, batch: str, source: str = "A", target: str = "B"
+                 ) -> dict[str, Any]:
+        self.at(on)
+        return self.session.create("stock_transfer", {
+            "warehouse": self.warehouses[source], "to_warehouse": self.warehouses[target],
+            "transfer_date": on.isoformat(),
+            "lines": [{"item": self.items[item], "qty": str(qty), "batch_no": batch}]}, submit=True)
+
+    def cancel(self, entity: str, record: dict[str, Any], *, on: dt.date) -> None:
+        self.at(on)
+        self.session.cancel(entity, record["id"], version=record["version"])
+
+    def expiry(self, item: str, batch: str) -> dt.date:
+        table = self.records.schema.stock["batch"]
+        with self.records.engine.connect() as connection:
+            return connection.execute(select(table.c.expiry).where(
+                table.c.item == self.items[item], table.c.batch_no == batch)).scalar_one()
+
+    def verified(self) -> VerifyResult:
+        with self.records.engine.connect() as connection:
+            return verify(connection, self.records.app, self.records.schema)
+
+
+def build_food_world(engine: Engine, *, plugins: Any = None) -> FoodWorld:
+    """Warehouses A and B (ambient), items FLOUR and SUGAR (batches, 270 days shelf life), supplier S1,
+    customers C1 and C2; the clock at TODAY."""
+    app = food_app()
+    records = Records(app, engine, plugins=plugins,
+                      clock=Clock(app.timezone, fixed=dt.datetime.combine(TODAY, dt.time(9, 0))))
+    migrate(app, engine)
+    session = records.system()
+    world = FoodWorld(records, session)
+    for code in ("A", "B"):
+        world.warehouses[code] = session.create("warehouse", {"code": code, "name": f"仓库{code}"})["id"]
+    for code, name in (("FLOUR", "面粉"), ("SUGAR", "白糖")):
+        world.items[code] = session.create("item", {"code": code, "name": name, "unit": "kg", "shelf_life_days": 270,
+                                                    "has_batch": True})["id"]
+    world.suppliers["S1"] = session.create("supplier", {"code": "S1", "name": "五得利"})["id"]
+    for code, name in (("C1", "永辉超市"), ("C2", "明达经销")):
+        world.customers[code] = session.create("customer", {"code": code, "name": name})["id"]
+    return world
+
+
+def dec(text: str) -> Decimal:
+    return Decimal(text)
