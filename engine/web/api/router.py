@@ -12,12 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from engine.context import CurrentUser
 from engine.errors import ServiceError
 from engine.startup import Started
 from engine.web.api.auth import api_user
 from engine.web.api.jsonio import BadRequest, dumps, read_json
 from engine.web.api.operations import NO_BODY, Outcome, execute, refused
 from engine.web.api.problems import MEDIA_TYPE, ApiProblem, problem
+from engine.web.api.tables import KEY_LENGTH
 
 log = logging.getLogger("jxc.api")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -69,13 +71,25 @@ class Api:
             parts = [part for part in request.path_params["path"].split("/") if part != ""]
             session = self.started.records.session(user)
             base = request.scope.get("root_path", "") or "/api"
-            outcome = await run_in_threadpool(execute, session, request.method, parts,
-                                              request.query_params.multi_items(), body, base)
+            key = request.headers.get("idempotency-key")
+            if key is not None and request.method in WITH_BODY:
+                outcome = await run_in_threadpool(self._once, user, key, request, body, base)
+            else:
+                outcome = await run_in_threadpool(execute, session, request.method, parts,
+                                                  request.query_params.multi_items(), body, base)
         except (ApiProblem, BadRequest, ServiceError) as error:
             outcome = refused(error)
         except Exception as error:
             return server_error(request, error)
         return respond(outcome)
+
+    def _once(self, user: CurrentUser, key: str, request: Request, body: Any, base: str) -> Outcome:
+        from engine.web.api.batch import apply_once
+
+        if not 0 < len(key) <= KEY_LENGTH:
+            raise ApiProblem(400, f"an Idempotency-Key is 1 to {KEY_LENGTH} characters")
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return apply_once(self.started, user, key, request.method, path, body, base)[0]
 
     async def batch(self, request: Request) -> Response:
         if request.method != "POST" and "batch" in self.started.app.entities:
