@@ -7,6 +7,7 @@ progress, plugins' effects, the audit log) happens in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -224,11 +225,54 @@ class Lifecycle:
                                      f"{note}; only a submitted document can be taken further")
             return self._map(connection, context, link, source, record)
 
-    def make_from(self, target_name: str, source_name: str, source_id: int) -> Record:
-        """A new draft of the target, made from the source with the app's mappings, saved."""
-        self.session.access.require(self._document(target_name), "create")  # refused before any work
-        values = self.draft_from(target_name, source_name, source_id)
-        return self.session.create(target_name, values, _made_from=(source_name, source_id), _internal=True)
+    def make_from(self, target_name: str, source_name: str, source_id: int,
+                  values: Mapping[str, Any] | None = None) -> Record:
+        """A new draft of the target, made from the source with the app's mappings, saved. `values` fill in what
+        the mappings leave to the user (the warehouse a receipt goes into, a line's batch): fields by name, the
+        mapped lines by position (`{"warehouse": 3, "lines": [{"batch_no": "B1"}, {}]}`); each is checked like a
+        user's save, so read-only and hidden fields cannot be given."""
+        target = self._document(target_name)
+        self.session.access.require(target, "create")  # refused before any work
+        draft = self.draft_from(target_name, source_name, source_id)
+        if values:
+            draft = self._fill_in(target, draft, values)
+        return self.session.create(target_name, draft, _made_from=(source_name, source_id), _internal=True)
+
+    def _fill_in(self, entity: Entity, draft: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(values, Mapping):
+            raise ValidationFailed([FieldProblem("", "the values must be given as field: value pairs")])
+        writable = self.session._writable
+        problems: list[FieldProblem] = []
+        merged = dict(draft)
+        for name, value in values.items():
+            field = entity.fields.get(name)
+            problem = writable(entity, name, field, False)
+            if problem:
+                problems.append(FieldProblem(name, problem))
+            elif field is not None and field.type is FieldType.TABLE:
+                merged[name] = self._fill_in_rows(entity, name, draft.get(name) or [], value, problems)
+            else:
+                merged[name] = value
+        if problems:
+            raise ValidationFailed(problems)
+        return merged
+
+    def _fill_in_rows(self, entity: Entity, table: str, rows: list[dict[str, Any]], given: Any,
+                      problems: list[FieldProblem]) -> list[dict[str, Any]]:
+        """The mapped rows, each updated with the values given at its position; rows given beyond them are new."""
+        if not isinstance(given, list) or not all(isinstance(row, Mapping) for row in given):
+            problems.append(FieldProblem(table, "must be a list of rows (field: value pairs)"))
+            return rows
+        child = self.app.entities[entity.fields[table].table or ""]
+        merged = [dict(row) for row in rows] + [{} for _ in given[len(rows):]]
+        for index, row in enumerate(given):
+            for name, value in row.items():
+                problem = self.session._writable(child, name, child.fields.get(name), False)
+                if problem:
+                    problems.append(FieldProblem(f"{table}[{index}].{name}", problem))
+                else:
+                    merged[index][name] = value
+        return merged
 
     def _map(self, connection: Connection, context: EngineContext, link: MakeFrom, source: Entity,
              record: Record) -> dict[str, Any]:

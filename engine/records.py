@@ -260,8 +260,8 @@ class Session:
     def draft_from(self, target: str, source: str, source_id: int) -> dict[str, Any]:
         return Lifecycle(self).draft_from(target, source, source_id)
 
-    def make_from(self, target: str, source: str, source_id: int) -> Record:
-        return Lifecycle(self).make_from(target, source, source_id)
+    def make_from(self, target: str, source: str, source_id: int, values: Mapping[str, Any] | None = None) -> Record:
+        return Lifecycle(self).make_from(target, source, source_id, values)
 
     # --- workflows (engine.workflow) ------------------------------------------------------------------
 
