@@ -29,7 +29,7 @@ from engine.web import errors, i18n
 from engine.web.csrf import CSRFMiddleware
 from engine.web.state import STATIC, WebSettings, WebState, template_environment
 
-WEB_MODULES: tuple[str, ...] = ("engine.web.auth", "engine.web.home", "engine.web.dashboards",
+WEB_MODULES: tuple[str, ...] = ("engine.web.auth", "engine.web.home", "engine.web.lists", "engine.web.dashboards",
                                "engine.web.inbox")
 SESSION_COOKIE = "jxc_session"
 
