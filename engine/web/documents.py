@@ -1,0 +1,300 @@
+"""Document actions on a form: submit, cancel, amend, workflow transitions, make from (采购订单 → 生成收货单),
+and the audit history page.
+
+A button is shown only when the user may take the action on the record as it is now (the same rules the
+service layer applies); an action refused anyway (the record changed meanwhile, a guard, a missing comment)
+shows the form again with the service layer's message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dsl.model import Entity, FieldType, Label
+from engine.errors import ServiceError, ValidationFailed
+from engine.records import Session
+from engine.web.context import gettext, language, render, service
+from engine.web.i18n import label_locale
+
+STATUS = {"draft": Label("草稿", "Draft"), "submitted": Label("已提交", "Submitted"),
+          "cancelled": Label("已作废", "Cancelled")}
+ACTIONS = {"create": Label("创建", "Created"), "update": Label("修改", "Changed"), "submit": Label("提交", "Submitted"),
+           "cancel": Label("作废", "Cancelled"), "amend": Label("修订", "Amended"), "delete": Label("删除", "Deleted")}
+
+
+@dataclass
+class Transition:
+    action: str
+    label: str
+    comment: str  # none | optional | required
+    missing: list[str]
+    cells: list[Any] = field(default_factory=list)  # inputs for the required fields still blank (forms.Cell)
+
+
+@dataclass
+class Buttons:
+    """What this user may do with the record now."""
+
+    save: bool = False
+    submit: bool = False
+    cancel: bool = False
+    amend: bool = False
+    transitions: list[Transition] = field(default_factory=list)
+    make: list[tuple[str, str]] = field(default_factory=list)  # (target entity, button label)
+    prints: list[tuple[str, str]] = field(default_factory=list)  # (print format, label)
+
+
+def status_label(request: Request, status: str | None) -> str:
+    found = STATUS.get(status or "")
+    return found.get(label_locale(language(request))) if found else str(status or "")
+
+
+def buttons(session: Session, entity: Entity, record: Mapping[str, Any], locale: str) -> Buttons:
+    """The actions offered on the form, labelled in `locale` ("zh-CN", "en")."""
+    access = session.access
+    found = Buttons()
+    status = record.get("docstatus")
+    found.save = access.allowed(entity, "write") and (not entity.is_document or status == "draft")
+    plan = session.records.workflows.of(entity)
+    if plan is not None:
+        found.transitions = [Transition(step["action"], plan.by_action[step["action"]].label.get(locale)
+                                        or step["label"], step["comment"], step["missing"])
+                             for step in session.actions(entity.name, record["id"])]
+    if entity.is_document:
+        found.submit = status == "draft" and access.allowed(entity, "submit") and not (plan and plan.into("submit"))
+        found.cancel = status == "submitted" and access.allowed(entity, "cancel") and not (
+            plan and plan.into("cancel"))
+        found.amend = status == "cancelled" and entity.amend and access.allowed(entity, "amend")
+        if status == "submitted":
+            found.make = [(target.name, link.label.get(locale) or target.label.get(locale))
+                          for target in session.app.entities.values()
+                          for source, link in target.make_from.items()
+                          if source == entity.name and access.allowed(target, "create")]
+    found.prints = [(name, fmt.label.get(locale) or name) for name, fmt in session.app.print_formats.items()
+                    if fmt.entity == entity.name]
+    return found
+
+
+# --- actions ------------------------------------------------------------------------------------------------
+
+
+def _version(form: Any) -> int:
+    text = form.get("version")
+    return int(text) if isinstance(text, str) and text.isdigit() else -1
+
+
+async def _act(request: Request, work: Callable[[Session, Entity, int, Any], str]) -> Response:
+    """Run an action in the user's name; then show where it leads (303), or the form with the refusal."""
+    from engine.web import forms  # forms draws the buttons made here
+
+    session = service(request)
+    entity_name = request.path_params["entity"]
+    record_id = int(request.path_params["record_id"])
+    form = await request.form()
+
+    def run() -> Response:
+        entity = session.records.entity(entity_name)
+        try:
+            target = work(session, entity, record_id, form)
+        except ValidationFailed as failed:
+            return forms.record_page(request, entity_name, record_id, status=failed.status,
+                                     message=gettext(request, "The action was refused:") + " " + failed.message,
+                                     problems=failed.problems)
+        except ServiceError as error:
+            return forms.record_page(request, entity_name, record_id, status=error.status,
+                                     message=gettext(request, "The action was refused:") + " " + error.message)
+        return RedirectResponse(target, status_code=303)
+
+    return await run_in_threadpool(run)
+
+
+async def submit(request: Request) -> Response:
+    def work(session: Session, entity: Entity, record_id: int, form: Any) -> str:
+        session.submit(entity.name, record_id, version=_version(form))
+        return f"/e/{entity.name}/{record_id}"
+
+    return await _act(request, work)
+
+
+async def cancel(request: Request) -> Response:
+    def work(session: Session, entity: Entity, record_id: int, form: Any) -> str:
+        session.cancel(entity.name, record_id, version=_version(form))
+        return f"/e/{entity.name}/{record_id}"
+
+    return await _act(request, work)
+
+
+async def amend(request: Request) -> Response:
+    def work(session: Session, entity: Entity, record_id: int, form: Any) -> str:
+        copy = session.amend(entity.name, record_id)
+        return f"/e/{entity.name}/{copy['id']}"
+
+    return await _act(request, work)
+
+
+async def transition(request: Request) -> Response:
+    action = request.path_params["action"]
+
+    def work(session: Session, entity: Entity, record_id: int, form: Any) -> str:
+        from engine.web import forms
+        from engine.web.widgets import read_form
+
+        plan = session.records.workflows.of(entity)
+        step = plan.by_action.get(action) if plan is not None else None
+        values: dict[str, Any] | None = None
+        if step is not None and step.requires:
+            posted = read_form(session.app, entity, form, step.requires)
+            problems = forms.resolve_links(session, posted)
+            if problems:
+                raise ValidationFailed(problems)
+            values = {name: value for name, value in posted.values.items() if value not in (None, "", [])} or None
+        comment = form.get("comment")
+        session.transition(entity.name, record_id, action, version=_version(form),
+                           comment=comment.strip() or None if isinstance(comment, str) else None, values=values)
+        return f"/e/{entity.name}/{record_id}"
+
+    return await _act(request, work)
+
+
+async def make(request: Request) -> Response:
+    target = request.path_params["target"]
+
+    def work(session: Session, entity: Entity, record_id: int, form: Any) -> str:
+        made = session.make_from(target, entity.name, record_id)
+        return f"/e/{target}/{made['id']}"
+
+    return await _act(request, work)
+
+
+# --- history ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Change:
+    label: str
+    before: str
+    after: str
+
+
+@dataclass
+class RowChange:
+    table: str
+    row: str
+    what: str  # added | removed | changed
+    changes: list[Change]
+
+
+@dataclass
+class Step:
+    at: dt.datetime | None
+    who: str
+    action: str
+    comment: str
+    changes: list[Change]
+    rows: list[RowChange]
+
+
+def _users(session: Session, ids: set[int]) -> dict[int, str]:
+    users = session.records.schema.users
+    if users is None or not ids:
+        return {}
+    with session.records.engine.connect() as connection:
+        rows = connection.execute(select(users.c.id, users.c.name, users.c.full_name).where(users.c.id.in_(ids)))
+        return {row.id: row.full_name or row.name for row in rows}
+
+
+def _shown(spec: Any, value: Any, locale: str) -> str:
+    if value is None:
+        return ""
+    if spec is not None and spec.type is FieldType.CHOICE:
+        for choice in spec.options:
+            if choice.value == value:
+                return choice.label.get(locale) or str(value)
+    if spec is not None and spec.type is FieldType.BOOL:
+        return Label("是", "Yes").get(locale) if value else Label("否", "No").get(locale)
+    return str(value)
+
+
+def _changes(entity: Entity, changes: Mapping[str, Any], locale: str) -> list[Change]:
+    result = []
+    for name, change in changes.items():
+        if not isinstance(change, list) or len(change) != 2:
+            continue
+        spec = entity.fields.get(name)
+        text = spec.label.get(locale) if spec is not None else {"doc_no": Label("单号", "Number"),
+                                                                "docstatus": Label("状态", "Status")}.get(
+            name, Label(name, name)).get(locale)
+        before, after = change
+        if name == "docstatus":
+            before, after = (STATUS[v].get(locale) if v in STATUS else v for v in change)
+        result.append(Change(text or name, _shown(spec, before, locale), _shown(spec, after, locale)))
+    return result
+
+
+def history_steps(request: Request, session: Session, entity: Entity, record_id: int) -> list[Step]:
+    locale = label_locale(language(request))
+    entries = session.history(entity.name, record_id)
+    names = _users(session, {entry["user_id"] for entry in entries if entry.get("user_id") is not None})
+    plan = session.records.workflows.of(entity)
+    steps = []
+    for entry in entries:
+        action = entry["action"]
+        if plan is not None and action in plan.by_action:
+            shown = plan.by_action[action].label.get(locale) or action
+        else:
+            shown = ACTIONS[action].get(locale) if action in ACTIONS else action
+        top = {k: v for k, v in entry["changes"].items() if not isinstance(v, dict)}
+        rows = []
+        for table, by_row in entry["changes"].items():
+            if not isinstance(by_row, dict) or table not in entity.fields:
+                continue
+            child = session.app.entities[entity.fields[table].table or ""]
+            for row_id, row in by_row.items():
+                what = "added" if row.get("added") else "removed" if row.get("removed") else "changed"
+                rows.append(RowChange(entity.fields[table].label.get(locale) or table, row_id, what,
+                                      _changes(child, {k: v for k, v in row.items() if k not in ("added", "removed")},
+                                               locale)))
+        user_id = entry.get("user_id")
+        who = names.get(user_id, f"#{user_id}") if user_id is not None else "jxc"
+        steps.append(Step(entry.get("at"), who, shown, entry.get("comment") or "", _changes(entity, top, locale),
+                          rows))
+    return steps
+
+
+async def history(request: Request) -> Response:
+    session = service(request)
+    entity_name = request.path_params["entity"]
+    record_id = int(request.path_params["record_id"])
+
+    def run() -> Response:
+        from engine.web.widgets import title_of
+
+        entity = session.records.entity(entity_name)
+        record = session.get(entity.name, record_id)
+        steps = history_steps(request, session, entity, record_id)
+        locale = label_locale(language(request))
+        title = f"{entity.label.get(locale)} {title_of(entity, record)}"
+        return render(request, "history.html", entity=entity, record=record, steps=steps, title=title)
+
+    return await run_in_threadpool(run)
+
+
+def routes() -> list[BaseRoute]:
+    base = "/e/{entity}/{record_id:int}"
+    return [
+        Route(base + "/submit", submit, methods=["POST"]),
+        Route(base + "/cancel", cancel, methods=["POST"]),
+        Route(base + "/amend", amend, methods=["POST"]),
+        Route(base + "/do/{action}", transition, methods=["POST"]),
+        Route(base + "/make/{target}", make, methods=["POST"]),
+        Route(base + "/history", history, methods=["GET"]),
+    ]
