@@ -1,10 +1,13 @@
 """The inventory engine's own tables (created by migration for apps with `stock:` settings).
 
 - jxc_stock_ledger: append-only; one row per movement of one item in one warehouse (and batch): signed qty,
-  unit cost and value change, the running quantity, value and moving-average rate of the item in that
-  warehouse after it, and the document line it comes from. Cancelling writes reversing rows.
+  unit cost and value change, and the document line it comes from. Cancelling writes reversing rows. No
+  running totals: a backdated entry would have to rewrite every later row; balances (now) and closed
+  periods plus the entries after them (as of a date) give the same answers.
 - jxc_stock_balance: on hand, reserved and available per item × warehouse × batch (batch_key 0: none),
-  and the stock value; formulas read it as `stock_balance`.
+  and the stock value; formulas read it as `stock_balance`. The batch_key 0 row of an item × warehouse
+  always exists once stock moved there: postings lock it first (one lock per item × warehouse) and
+  reservations are held on it (they are not per batch).
 - jxc_stock_batch: batches (number, item, dates, supplier); formulas read it as `stock_batch`.
 - jxc_stock_reservation: stock held for a document line until it is fulfilled or cancelled.
 - jxc_stock_layer: FIFO cost layers (what is left of each receipt) for items valued first in, first out.
@@ -86,9 +89,6 @@ def add_stock_tables(app: App, schema: Any) -> None:
         Column("qty", QTY, nullable=False),  # signed: + in, - out
         Column("unit_cost", COST),
         Column("value_change", MONEY, nullable=False, default=0),
-        Column("qty_after", QTY, nullable=False),  # item × warehouse, after this entry in time order
-        Column("value_after", MONEY, nullable=False),
-        Column("rate_after", COST, nullable=False),
         Column("source_entity", String(63), nullable=False),
         Column("source_id", BigInteger, nullable=False),
         Column("source_line", BigInteger),

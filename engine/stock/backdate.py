@@ -1,0 +1,103 @@
+"""Backdated movements under moving average: valued at the item × warehouse's state at their own time, and the
+later issues of that item × warehouse revalued in the same transaction.
+
+The state at a time is the last closed period's balance plus the entries after it (engine.stock.asof): the
+work grows with the entries of the open period, never with the whole history. Revaluation starts at the first
+later issue (receipts keep their own cost; the entries before that issue are summed in one query), so a
+backdated receipt with only receipts after it costs a few indexed queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+
+from sqlalchemy import Table, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy.engine import Connection
+
+from engine.stock.asof import balances_as_of
+from engine.stock.moves import Move
+from engine.stock.positions import Positions
+from engine.stock.valuation import ZERO, PairState
+
+Pair = tuple[int, int]
+
+
+def later_pairs(connection: Connection, stock: Mapping[str, Table], moves: list[Move],
+                now: dt.datetime) -> dict[Pair, dt.datetime]:
+    """Item × warehouse pairs with entries after this document's (earlier-dated) movements: pair → its time."""
+    earliest: dict[Pair, dt.datetime] = {}
+    for move in moves:
+        if move.posted_at.date() < now.date():
+            earliest[move.key] = min(earliest.get(move.key, move.posted_at), move.posted_at)
+    if not earliest:
+        return {}
+    ledger = stock["ledger"]
+    rows = connection.execute(select(ledger.c.item, ledger.c.warehouse, func.max(ledger.c.posted_at))
+                              .where(tuple_(ledger.c.item, ledger.c.warehouse).in_(sorted(earliest)))
+                              .group_by(ledger.c.item, ledger.c.warehouse))
+    return {(row[0], row[1]): earliest[(row[0], row[1])] for row in rows if row[2] > earliest[(row[0], row[1])]}
+
+
+def last_rate(connection: Connection, stock: Mapping[str, Table], pair: Pair, at: dt.datetime) -> Decimal:
+    """The unit cost of the pair's latest entry up to `at` (the rate to use while nothing is in stock)."""
+    ledger = stock["ledger"]
+    found = connection.execute(
+        select(ledger.c.unit_cost).where(ledger.c.item == pair[0], ledger.c.warehouse == pair[1],
+                                         ledger.c.posted_at <= at, ledger.c.unit_cost.is_not(None))
+        .order_by(ledger.c.posted_at.desc(), ledger.c.id.desc()).limit(1)).scalar()
+    return found or ZERO
+
+
+def state_at(connection: Connection, stock: Mapping[str, Table], pair: Pair, at: dt.datetime) -> PairState:
+    """Quantity and value of the pair at the end of `at`'s day (a backdated movement's time is its day's end)."""
+    rows = balances_as_of(connection, stock, at.date(), item=pair[0], warehouse=pair[1], by_batch=False)
+    qty = sum((row.qty for row in rows), ZERO)
+    value = sum((row.value for row in rows), ZERO)
+    state = PairState(qty, value)
+    if qty <= 0:
+        state.last_rate = last_rate(connection, stock, pair, at)
+    return state
+
+
+def revalue(connection: Connection, stock: Mapping[str, Table], positions: Positions, pair: Pair,
+            at: dt.datetime, state: PairState) -> None:
+    """Revalue the pair's issues after `at`, starting from `state` (the pair just after the backdated entries);
+    the changes go into the ledger rows and the pair's balance value."""
+    ledger = stock["ledger"]
+    mine = and_(ledger.c.item == pair[0], ledger.c.warehouse == pair[1], ledger.c.posted_at > at)
+    first = connection.execute(select(ledger.c.posted_at, ledger.c.id).where(
+        mine, ledger.c.qty < ZERO, ledger.c.reverses.is_(None)).order_by(ledger.c.posted_at, ledger.c.id)
+        .limit(1)).first()
+    if first is None:
+        return  # only receipts (and reversals) after it: their values stand
+    before_first = or_(ledger.c.posted_at < first.posted_at,
+                       and_(ledger.c.posted_at == first.posted_at, ledger.c.id < first.id))
+    moved = connection.execute(select(func.sum(ledger.c.qty), func.sum(ledger.c.value_change))
+                               .where(mine, before_first)).first()
+    if moved is not None and moved[0] is not None:
+        state.apply(moved[0], moved[1] or ZERO)
+    rows = connection.execute(
+        select(ledger.c.id, ledger.c.qty, ledger.c.value_change, ledger.c.unit_cost, ledger.c.reverses, ledger.c.batch)
+        .where(mine, ~before_first).order_by(ledger.c.posted_at, ledger.c.id))
+    new_values: dict[int, Decimal] = {}
+    changes, deltas = [], defaultdict(lambda: ZERO)
+    for row in rows:
+        value, rate = row.value_change, row.unit_cost
+        if row.reverses is not None and row.reverses in new_values:
+            value = -new_values[row.reverses]
+        elif row.qty < 0 and row.reverses is None:
+            value, rate = state.issue(-row.qty)
+        if value != row.value_change:
+            new_values[row.id] = value
+            changes.append({"entry": row.id, "value": value, "rate": rate})
+            deltas[row.batch or 0] += value - row.value_change
+        state.apply(row.qty, value)
+    if changes:
+        connection.execute(update(ledger).where(ledger.c.id == bindparam("entry"))
+                           .values(value_change=bindparam("value"), unit_cost=bindparam("rate")), changes)
+        for batch, delta in deltas.items():
+            positions.change(pair[0], pair[1], batch, value=delta)
+        positions.write()

@@ -1,0 +1,67 @@
+"""What posting needs to know about items and warehouses: their names for messages, and the item fields the
+app's stock settings name (batch required, shelf life, valuation, negative stock allowed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from dsl.model import App
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRules:
+    name: str
+    batch_required: bool
+    shelf_life_days: int | None
+    fifo: bool
+    negative_allowed: bool
+
+
+def _title(entity: Any, row: Any) -> str:
+    parts = [str(row[name]) for name in dict.fromkeys((entity.key, entity.title)) if name and row.get(name)]
+    return " ".join(parts) or f"#{row['id']}"
+
+
+class Catalog:
+    """Items and warehouses of one posting, read once."""
+
+    def __init__(self, app: App, schema: Any, connection: Connection) -> None:
+        self.app = app
+        self.schema = schema
+        self.connection = connection
+        self.items: dict[int, ItemRules] = {}
+        self.warehouses: dict[int, str] = {}
+
+    def load(self, items: Iterable[int], warehouses: Iterable[int]) -> None:
+        stock = self.app.stock
+        assert stock is not None
+        entity = self.app.entities[stock.item]
+        wanted = sorted(set(items) - set(self.items))
+        if wanted:
+            table = self.schema.tables[stock.item]
+            for row in self.connection.execute(select(table).where(table.c.id.in_(wanted))).mappings():
+                valuation = row.get(stock.valuation_field) if stock.valuation_field else None
+                self.items[row["id"]] = ItemRules(
+                    name=_title(entity, row),
+                    batch_required=bool(stock.batch_required and row.get(stock.batch_required)),
+                    shelf_life_days=row.get(stock.shelf_life_days) if stock.shelf_life_days else None,
+                    fifo=(valuation or stock.valuation) == "fifo",
+                    negative_allowed=stock.negative_stock or bool(
+                        stock.allow_negative_field and row.get(stock.allow_negative_field)))
+        wanted = sorted(set(warehouses) - set(self.warehouses))
+        if wanted:
+            table = self.schema.tables[stock.warehouse]
+            house = self.app.entities[stock.warehouse]
+            for row in self.connection.execute(select(table).where(table.c.id.in_(wanted))).mappings():
+                self.warehouses[row["id"]] = _title(house, row)
+
+    def item(self, item_id: int) -> ItemRules:
+        return self.items.get(item_id) or ItemRules(f"#{item_id}", False, None, False, False)
+
+    def warehouse(self, warehouse_id: int) -> str:
+        return self.warehouses.get(warehouse_id, f"#{warehouse_id}")
