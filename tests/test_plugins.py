@@ -28,14 +28,14 @@ class SmsChannel(BaseChannel):
 
 
 class StockPlugin:
-    """What the inventory engine will do: STOCK(item[, warehouse]) with a typed signature."""
+    """A plugin function with a typed signature, like the inventory engine's STOCK(item[, warehouse])."""
 
     @hookimpl
     def jxc_formula_functions(self):
-        return [FunctionSpec("STOCK", (Param("item", record_of("item")), Param("warehouse", record_of("warehouse"),
+        return [FunctionSpec("ON_SHELF", (Param("item", record_of("item")), Param("warehouse", record_of("warehouse"),
                                                                                  optional=True)),
                              DECIMAL, lambda context, item, warehouse=None: context.stock(item, warehouse),
-                             "Stock on hand.", "STOCK(item)", needs_context=True, volatile=True)]
+                             "Stock on hand.", "ON_SHELF(item)", needs_context=True, volatile=True)]
 
     @hookimpl
     def jxc_channels(self):
@@ -59,7 +59,7 @@ entities:
     fields:
       item: {type: link, link: item}
       warehouse: {type: link, link: warehouse}
-      short: {type: bool, formula: "STOCK(item, warehouse) < item.safety_stock"}
+      short: {type: bool, formula: "ON_SHELF(item, warehouse) < item.safety_stock"}
 alerts:
   low:
     scope: item_check
@@ -87,16 +87,16 @@ def test_a_plugin_function_is_type_checked_at_load_and_runs(shop):
 
     record = {"item": {"id": 1, "safety_stock": Decimal("5")}, "warehouse": {"id": 2}}
     assert short.python(record, Context()) is True
-    assert short.sql_missing["postgresql"] == "STOCK has no SQL form for PostgreSQL"
-    assert app.registry.get("STOCK").plugin == "stock_sms"
+    assert short.sql_missing["postgresql"] == "ON_SHELF has no SQL form for PostgreSQL"
+    assert app.registry.get("ON_SHELF").plugin == "stock_sms"
 
 
 def test_a_plugin_function_used_wrongly_is_a_located_error(shop):
     manager = plugin_manager({"stock_sms": StockPlugin()}, entry_points=False)
-    shop.write(APP.replace("STOCK(item, warehouse)", "STOCK(warehouse)"))
+    shop.write(APP.replace("ON_SHELF(item, warehouse)", "ON_SHELF(warehouse)"))
     with pytest.raises(CheckFailed) as caught:
         load_with(manager)
-    assert (f"{shop.at('warehouse) <')}: error: STOCK's item must be an item record, but warehouse is a warehouse "
+    assert (f"{shop.at('warehouse) <')}: error: ON_SHELF's item must be an item record, but warehouse is a warehouse "
             "record") in str(caught.value)
 
 
@@ -155,7 +155,7 @@ def test_an_installed_plugin_acts_only_on_apps_that_enable_it(shop):
     with pytest.raises(CheckFailed) as caught:
         load_app("apps/shop", registry=formula_registry(manager), channels=channels(manager),
                  plugins=settings_schemas(manager), always_on=always_on(manager))
-    assert (f"{shop.at(chr(34) + 'STOCK(item')}: error: STOCK comes from the plugin 'stock_sms', which this app does not "
+    assert (f"{shop.at(chr(34) + 'ON_SHELF(item')}: error: ON_SHELF comes from the plugin 'stock_sms', which this app does not "
             "enable") in str(caught.value)
     assert "hint: add stock_sms: {} under plugins: in app.yaml" in str(caught.value)
 
