@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from engine.web import app as web_app_module
+from engine.web.dashboards import number
+from tests.service_helpers import D
 from tests.web_helpers import Web, app_folder, start_on, visible_text
 
 BOARD_APP = """
@@ -201,3 +203,9 @@ def test_echarts_and_the_page_script_are_served_locally(web: Web) -> None:
     assert library.status_code == 200 and "echarts" in library.text[:5000]
     assert web.get("/static/vendor/echarts-5.5.1/LICENSE").status_code == 200
     assert "echarts.init" in web.get("/static/dashboard.js").text
+
+
+def test_numbers_read_as_people_write_them() -> None:
+    assert [number(D(text)) for text in ("400.000000", "-1234.500000", "0.000000", "1250.50", "0.10", "0.000125")] \
+        == ["400", "-1,234.5", "0", "1,250.50", "0.10", "0.000125"]
+    assert number(1234567) == "1,234,567" and number(None) == "—"

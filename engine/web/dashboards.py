@@ -97,15 +97,26 @@ def chart_option(data: WidgetData) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return format(_trimmed(value), "f")
     return value
 
 
 def number(value: Any) -> str:
-    """A number as a person reads it: digits grouped by thousands, every decimal place kept."""
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return format(value, ",f") if isinstance(value, Decimal) else format(value, ",")
+    """A number as a person reads it: digits grouped by thousands, exact (money keeps its cents)."""
+    if isinstance(value, Decimal):
+        return format(_trimmed(value), ",f")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format(value, ",")
     return display(value)
+
+
+def _trimmed(value: Decimal) -> Decimal:
+    """Quantities are kept to 6 places: 400.000000 reads 400, 12.500000 reads 12.5; two places (money) stay."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= -2:
+        return value
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
 
 
 def navigation(request: Request, user: CurrentUser) -> list[NavGroup]:
