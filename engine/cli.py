@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     from engine.notify.cli import add_commands as add_notify_commands
 
     add_notify_commands(commands)  # jxc worker, jxc outbox
+    from engine.web.serve import add_commands as add_web_commands
+
+    add_web_commands(commands)  # jxc serve, jxc password
     _add_plugin_commands(commands)
     return parser
 
@@ -147,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine.notify.cli import run
 
             return run(args, _open, UserError)
+        if args.command in ("serve", "password"):
+            from engine.web.serve import run as run_web
+
+            return run_web(args, _open, UserError)
         if callable(getattr(args, "handler", None)):  # a plugin's command
             return args.handler(args) or EXIT_OK
         parser.error(f"unknown command {args.command}")
