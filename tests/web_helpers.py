@@ -37,7 +37,7 @@ from engine.web.app import create_app
 from engine.web.auth import hash_password
 
 # A small shop: two groups in the navigation, list columns, search fields, a document, and roles that
-# see different things (a hidden field, a row rule, an entity one role may not read).
+# see different things (a hidden field, a row rule, an entity one role may not read), and a scheduled alert.
 SHOP = """
 name: webshop
 title: {zh: 小店, en: Little shop}
@@ -85,6 +85,15 @@ entities:
           qty: {type: decimal, scale: 3, required: true}
           price: {type: money, default: item.price}
           amount: {type: money, formula: "ROUND(qty * price, 2)"}
+alerts:
+  free_items:
+    label: {zh: 零价商品, en: Items priced zero}
+    scope: item
+    condition: price = 0
+    schedule: daily 07:30
+    recipients: {roles: [clerk]}
+    channels: [inbox]
+    message: "{{ record.name }} 没有定价"
 roles:
   clerk:
     label: {zh: 文员, en: Clerk}
