@@ -156,6 +156,13 @@ def test_unknown_page_is_a_404_page_in_the_users_language(web: Web) -> None:
     assert 'data-nav="entity:item"' in response.text  # the navigation is still there
 
 
+def test_a_method_not_allowed_is_a_page_too(web: Web) -> None:
+    web.login("lin")
+    response = web.post("/", {}, token_from="/")
+    assert response.status_code == 405
+    assert "此处不允许该操作" in response.text and "Traceback" not in response.text
+
+
 def test_a_crash_shows_an_error_page_without_a_trace(db_engine, monkeypatch) -> None:
     async def broken(request: Request):
         raise RuntimeError("secret internals at /srv/jxc/engine.py line 42")

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -109,9 +110,7 @@ async def login(request: Request) -> Response:
     if wait:
         message = gettext(request, "Too many failed logins. Try again in {seconds} seconds.").format(seconds=wait)
         return render(request, "login.html", status=429, next=target, name=name, error=message)
-    started = web_state(request).started
-    stored = stored_password(started.engine, started.records.schema, name) if name else None
-    if not name or not verify_password(stored, password):
+    if not name or not await run_in_threadpool(_check, request, name, password):
         limits.fail(key)
         message = gettext(request, "Wrong user name or password.")
         return render(request, "login.html", status=401, next=target, name=name, error=message)
@@ -120,6 +119,12 @@ async def login(request: Request) -> Response:
     request.session[USER_KEY] = name
     csrf.token(request)
     return RedirectResponse(target, status_code=303)
+
+
+def _check(request: Request, name: str, password: str) -> bool:
+    """The password check, off the event loop: argon2 is deliberately slow."""
+    started = web_state(request).started
+    return verify_password(stored_password(started.engine, started.records.schema, name), password)
 
 
 async def logout(request: Request) -> Response:

@@ -1,5 +1,7 @@
 """Error pages and problem+json: whatever goes wrong, the browser gets a page in the user's language (and the
-API an RFC 9457 problem document), never a stack trace. Unexpected errors are logged with their trace."""
+API an RFC 9457 problem document), never a stack trace. Unexpected errors are logged with their trace.
+The handlers that draw a page are plain functions (Starlette runs them in its thread pool: they read the
+user from the database)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -60,7 +63,7 @@ async def login_required(request: Request, _: Exception) -> Response:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-async def http_error(request: Request, error: Exception) -> Response:
+def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     detail = error.detail if error.detail and error.detail != TITLES.get(error.status_code) else ""
     response = error_response(request, error.status_code, gettext(request, detail) if detail else "")
@@ -69,7 +72,7 @@ async def http_error(request: Request, error: Exception) -> Response:
     return response
 
 
-async def service_error(request: Request, error: Exception) -> Response:
+def service_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ServiceError)
     extra: dict[str, Any] = {}
     if isinstance(error, ValidationFailed) and is_api(request):
@@ -77,7 +80,7 @@ async def service_error(request: Request, error: Exception) -> Response:
     return error_response(request, error.status, error.message, **extra)
 
 
-async def server_error(request: Request, error: Exception) -> Response:
+def server_error(request: Request, error: Exception) -> Response:
     log.error("%s %s failed", request.method, request.url.path, exc_info=error)
     return error_response(request, 500, gettext(request, "The error was logged; please try again or tell the "
                                                          "administrator what you were doing."))
@@ -94,5 +97,5 @@ HANDLERS: dict[Any, Any] = {
 async def refusal(scope: Scope, receive: Receive, send: Send, status: int, reason: str) -> None:
     """For middleware that refuses a request before routing (CSRF, body size)."""
     request = Request(scope, receive)
-    response = error_response(request, status, gettext(request, reason))
+    response = await run_in_threadpool(lambda: error_response(request, status, gettext(request, reason)))
     await response(scope, receive, send)

@@ -1,4 +1,6 @@
-"""The home page: what the user may open, by group (the same as the navigation)."""
+"""The home page: what the user may open, by group (the same as the navigation).
+
+Handlers that read the database are plain functions: Starlette runs them in its thread pool."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 from engine.web.context import render, require_user
 
 
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     require_user(request)
     return render(request, "home.html")
 
