@@ -110,6 +110,11 @@ class Api:
         return respond(outcome)
 
     async def openapi(self, request: Request) -> Response:
+        """For users only: it names every entity and field of the app."""
+        try:
+            await api_user(request, self.started)
+        except ApiProblem as error:
+            return respond(refused(error))
         if self._openapi is None:
             from engine.web.api.openapi import openapi_document
 
