@@ -18,15 +18,6 @@ from tests.web_helpers import Web, app_folder, start_on, visible_text
 from tests.web_no_stock import Shop, buttons, errors_at, no_stock_shop, send
 
 
-@pytest.fixture(autouse=True)
-def _wired(monkeypatch) -> None:  # until engine/web/app.py lists the form modules
-    import engine.web.app as web_app
-
-    mine = ("engine.web.forms", "engine.web.documents", "engine.web.printing")
-    monkeypatch.setattr(web_app, "WEB_MODULES", (*web_app.WEB_MODULES, *(m for m in mine
-                                                                         if m not in web_app.WEB_MODULES)))
-
-
 @pytest.fixture
 def shop(db_engine) -> Iterator[Shop]:
     shop = no_stock_shop(db_engine)

@@ -1,0 +1,172 @@
+"""Document actions on the form: submit, cancel, amend, workflow transitions with comments, make from, the
+history page; buttons only for what the user may do, and the service layer's message when an action is
+refused."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from tests.web_helpers import visible_text
+from tests.web_no_stock import Shop, buttons, no_stock_shop, send
+
+
+@pytest.fixture
+def shop(db_engine) -> Iterator[Shop]:
+    shop = no_stock_shop(db_engine)
+    yield shop
+    shop.web.close()
+
+
+def switch(shop: Shop, name: str) -> None:
+    shop.web.client.post("/logout", data={"csrf_token": shop.web.token("/")})
+    shop.web.login(name)
+
+
+def version_on(page: str) -> str:
+    return re.search(r'name="version" value="(\d+)"', page).group(1)
+
+
+def made_at(response, entity: str) -> int:
+    assert response.status_code == 303, visible_text(response.text)[:1500]
+    found = re.fullmatch(rf"/e/{entity}/(\d+)", response.headers["location"])
+    assert found, response.headers["location"]
+    return int(found.group(1))
+
+
+def sales_order(shop: Shop) -> int:
+    response = send(shop.web, "/e/sales_order/new", {
+        "customer": str(shop.customer), "order_date": "2026-03-05",
+        "lines[0].item": str(shop.bolt), "lines[0].qty": "2"})
+    return made_at(response, "sales_order")
+
+
+def purchase_order(shop: Shop) -> int:
+    response = send(shop.web, "/e/purchase_order/new", {
+        "supplier": str(shop.supplier), "order_date": "2026-03-05",
+        "lines[0].item": str(shop.bolt), "lines[0].qty": "10", "lines[1].item": str(shop.nut), "lines[1].qty": "4"})
+    return made_at(response, "purchase_order")
+
+
+@pytest.mark.both_dbs
+def test_a_sales_order_is_saved_then_submitted_from_its_form(shop: Shop) -> None:
+    web = shop.web
+    web.login("shou")
+    order_id = sales_order(shop)
+    page = web.get(f"/e/sales_order/{order_id}")
+    assert {"save", "submit"} <= buttons(page.text) and "cancel" not in buttons(page.text)
+
+    response = send(web, f"/e/sales_order/{order_id}/submit", {"version": version_on(page.text)})
+    assert made_at(response, "sales_order") == order_id
+    stored = shop.system.get("sales_order", order_id)
+    assert stored["docstatus"] == "submitted" and re.fullmatch(r"SO-\d{6}-0001", stored["doc_no"])
+    page = web.get(f"/e/sales_order/{order_id}")
+    assert stored["doc_no"] in page.text and "已提交" in visible_text(page.text)
+    assert "save" not in buttons(page.text) and 'name="lines[0].qty"' not in page.text  # no more editing
+    assert "cancel" in buttons(page.text)
+
+
+def test_cancel_then_amend_makes_a_corrected_copy_and_opens_it(shop: Shop) -> None:
+    web = shop.web
+    web.login("shou")
+    order_id = sales_order(shop)
+    send(web, f"/e/sales_order/{order_id}/submit", {"version": version_on(web.get(f"/e/sales_order/{order_id}").text)})
+    page = web.get(f"/e/sales_order/{order_id}")
+    response = send(web, f"/e/sales_order/{order_id}/cancel", {"version": version_on(page.text)})
+    assert made_at(response, "sales_order") == order_id
+    cancelled = web.get(f"/e/sales_order/{order_id}")
+    assert "已作废" in visible_text(cancelled.text)
+    assert buttons(cancelled.text) >= {"amend"} and "cancel" not in buttons(cancelled.text)
+
+    copy_id = made_at(send(web, f"/e/sales_order/{order_id}/amend"), "sales_order")
+    copy = shop.system.get("sales_order", copy_id)
+    assert copy_id != order_id and copy["amended_from"] == order_id and copy["docstatus"] == "draft"
+    assert copy["lines"][0]["qty"] == Decimal("2.000")
+    assert "save" in buttons(web.get(f"/e/sales_order/{copy_id}").text)
+
+
+def test_a_refused_action_shows_the_service_layers_message_on_the_form(shop: Shop) -> None:
+    web = shop.web
+    web.login("shou")
+    order_id = sales_order(shop)
+    stale = send(web, f"/e/sales_order/{order_id}/submit", {"version": "0"})
+    assert stale.status_code == 409
+    assert "after you opened it" in html.unescape(stale.text)
+    assert shop.system.get("sales_order", order_id)["docstatus"] == "draft"
+
+    switch(shop, "cai")
+    po = purchase_order(shop)
+    switch(shop, "jing")  # a purchase order is submitted by its workflow's approval, not by "submit"
+    refused = send(web, f"/e/purchase_order/{po}/submit", {"version": "1"})
+    assert refused.status_code == 409
+    assert "follows workflow 采购审批" in html.unescape(refused.text)
+
+
+def test_a_purchase_order_is_requested_approved_and_its_history_lists_each_step(shop: Shop) -> None:
+    web = shop.web
+    web.login("cai")
+    po = purchase_order(shop)
+    page = web.get(f"/e/purchase_order/{po}")
+    assert "do:request" in buttons(page.text) and "do:approve" not in buttons(page.text)
+    assert "submit" not in buttons(page.text)  # the workflow submits it
+    response = send(web, f"/e/purchase_order/{po}/do/request", {"version": version_on(page.text),
+                                                                "comment": "请审批"})
+    assert made_at(response, "purchase_order") == po
+    page = web.get(f"/e/purchase_order/{po}")
+    assert "待部门审批" in visible_text(page.text)
+    assert "do:approve" not in buttons(page.text) and "do:withdraw" in buttons(page.text)
+
+    switch(shop, "jing")
+    page = web.get(f"/e/purchase_order/{po}")
+    assert {"do:approve", "do:reject"} <= buttons(page.text) and "do:escalate" not in buttons(page.text)
+    unexplained = send(web, f"/e/purchase_order/{po}/do/reject", {"version": version_on(page.text)})
+    assert unexplained.status_code in (409, 422)
+    assert "comment" in html.unescape(unexplained.text)
+    assert shop.system.get("purchase_order", po)["workflow_state"] == "pending"
+    send(web, f"/e/purchase_order/{po}/do/approve", {"version": version_on(page.text), "comment": "同意"})
+    stored = shop.system.get("purchase_order", po)
+    assert (stored["workflow_state"], stored["docstatus"]) == ("approved", "submitted")
+
+    history = web.get(f"/e/purchase_order/{po}/history")
+    assert history.status_code == 200
+    steps = [visible_text(step) for step in re.findall(r'<li class="step".*?</li>', history.text, re.S)]
+    assert [step.split()[:2] for step in steps] == [["创建", "蔡采购"], ["提交审批", "蔡采购"], ["批准", "经理"]]
+    assert "请审批" in steps[1] and "同意" in steps[2] and stored["doc_no"] in steps[2]
+
+
+def test_a_goods_receipt_is_made_from_an_approved_purchase_order_and_opened(shop: Shop) -> None:
+    web = shop.web
+    web.login("cai")
+    po = purchase_order(shop)
+    assert "make:purchase_receipt" not in buttons(web.get(f"/e/purchase_order/{po}").text)  # not approved yet
+    shop.as_user("cai").transition("purchase_order", po, "request", version=1)
+    shop.as_user("jing").transition("purchase_order", po, "approve", version=2)
+    page = web.get(f"/e/purchase_order/{po}")
+    assert "make:purchase_receipt" in buttons(page.text) and "确认收货" in page.text
+
+    receipt_id = made_at(send(web, f"/e/purchase_order/{po}/make/purchase_receipt"), "purchase_receipt")
+    receipt = shop.system.get("purchase_receipt", receipt_id)
+    order = shop.system.get("purchase_order", po)
+    assert receipt["docstatus"] == "draft" and receipt["po_no"] == order["doc_no"]
+    assert [(line["item"], line["qty"]) for line in receipt["lines"]] == [(shop.bolt, Decimal("10.000")),
+                                                                          (shop.nut, Decimal("4.000"))]
+    opened = web.get(f"/e/purchase_receipt/{receipt_id}")
+    assert opened.status_code == 200 and order["doc_no"] in opened.text
+
+
+def test_buttons_show_only_what_the_user_may_do(shop: Shop) -> None:
+    web = shop.web
+    web.login("cai")
+    po = purchase_order(shop)
+    switch(shop, "cw")  # finance reads purchase orders and does nothing with them
+    page = web.get(f"/e/purchase_order/{po}")
+    assert page.status_code == 200 and buttons(page.text) == set()
+    refused = send(web, f"/e/purchase_order/{po}/do/request", {"version": "1"})
+    assert refused.status_code == 403
+    assert shop.system.get("purchase_order", po)["workflow_state"] == "draft"
+    switch(shop, "xiao")  # sales may not even read purchase orders
+    assert web.get(f"/e/purchase_order/{po}").status_code == 403
