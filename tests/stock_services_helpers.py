@@ -119,3 +119,33 @@ def build_food_world(engine: Engine, *, plugins: Any = None) -> FoodWorld:
 
 def dec(text: str) -> Decimal:
     return Decimal(text)
+
+
+def trade_september_october(world: FoodWorld) -> None:
+    """The movements the service tests compute their numbers from (moving average per item × warehouse):
+
+    09-10 receipt FLOUR F1 100 @4.00 (A)            A: FLOUR 100 = 400.00
+    09-20 receipt FLOUR F2  50 @5.00 (A)            A: FLOUR 150 = 650.00 (rate 4.333333)
+    09-21 receipt SUGAR S1  10 @3.00 (A)            A: SUGAR 10 = 30.00
+    10-05 shipment C1 FLOUR F1 30                   -130.00 (30 × 4.333333)
+    10-06 transfer FLOUR F2 20 A → B                -86.67 from A, +86.67 into B
+    10-07 shipment C2 SUGAR S1 4, cancelled 10-08   -12.00, then +12.00
+    10-09 shipment C2 FLOUR 20, no batch: FEFO F1   -86.67 (20 × 4.3333)
+    end of October: A FLOUR F1 50 = 183.33, F2 30 = 163.33; B FLOUR F2 20 = 86.67; A SUGAR S1 10 = 30.00
+    """
+    world.receive("FLOUR", 100, "4.00", batch="F1", on=dt.date(2026, 9, 10), supplier_batch="WDL-0910")
+    world.receive("FLOUR", 50, "5.00", batch="F2", on=dt.date(2026, 9, 20))
+    world.receive("SUGAR", 10, "3.00", batch="S1", on=dt.date(2026, 9, 21))
+    world.ship("C1", "FLOUR", 30, on=dt.date(2026, 10, 5), batch="F1")
+    world.transfer("FLOUR", 20, on=dt.date(2026, 10, 6), batch="F2")
+    shipped = world.ship("C2", "SUGAR", 4, on=dt.date(2026, 10, 7), batch="S1")
+    world.cancel("sales_shipment", shipped, on=dt.date(2026, 10, 8))
+    world.ship("C2", "FLOUR", 20, on=dt.date(2026, 10, 9))
+    world.at(TODAY)
+
+
+def batch_id(world: FoodWorld, item: str, batch_no: str) -> int:
+    batch = world.records.schema.stock["batch"]
+    with world.records.engine.connect() as connection:
+        return connection.execute(select(batch.c.id).where(batch.c.batch_no == batch_no,
+                                                           batch.c.item == world.items[item])).scalar_one()

@@ -1,0 +1,62 @@
+"""As-of-date balances: what was in stock at the end of any day, the same with or without closed months."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from engine.stock.asof import balances_as_of
+from engine.stock.periods import close_period
+from tests.stock_services_helpers import TODAY, FoodWorld, batch_id, build_food_world, trade_september_october
+
+D = dt.date
+
+
+@pytest.fixture
+def traded(db_engine) -> FoodWorld:
+    world = build_food_world(db_engine)
+    trade_september_october(world)
+    return world
+
+
+def _as_of(world: FoodWorld, day: dt.date, **options) -> list[tuple]:
+    with world.records.engine.connect() as connection:
+        return [(b.item, b.warehouse, b.batch_key, b.qty, b.value)
+                for b in balances_as_of(connection, world.records.schema.stock, day, **options)]
+
+
+@pytest.mark.both_dbs
+def test_the_balance_at_the_end_of_a_day_counts_that_whole_day(traded: FoodWorld) -> None:
+    flour, sugar, a, b = traded.items["FLOUR"], traded.items["SUGAR"], traded.warehouses["A"], traded.warehouses["B"]
+    f1, f2, s1 = (batch_id(traded, "FLOUR", "F1"), batch_id(traded, "FLOUR", "F2"), batch_id(traded, "SUGAR", "S1"))
+    assert _as_of(traded, D(2026, 9, 9)) == []
+    assert _as_of(traded, D(2026, 9, 10)) == [(flour, a, f1, Decimal(100), Decimal("400.00"))]
+    assert _as_of(traded, D(2026, 10, 6)) == [
+        (flour, a, f1, Decimal(70), Decimal("270.00")),
+        (flour, a, f2, Decimal(30), Decimal("163.33")),
+        (flour, b, f2, Decimal(20), Decimal("86.67")),
+        (sugar, a, s1, Decimal(10), Decimal("30.00")),
+    ]
+    assert _as_of(traded, D(2026, 10, 7), item=sugar) == [(sugar, a, s1, Decimal(6), Decimal("18.00"))]
+    assert _as_of(traded, D(2026, 10, 8), item=sugar) == [(sugar, a, s1, Decimal(10), Decimal("30.00"))]
+    assert _as_of(traded, D(2026, 10, 31), item=flour, by_batch=False) == [
+        (flour, a, 0, Decimal(80), Decimal("346.66")), (flour, b, 0, Decimal(20), Decimal("86.67"))]
+    assert _as_of(traded, D(2026, 10, 31), warehouse=b) == [(flour, b, f2, Decimal(20), Decimal("86.67"))]
+
+
+@pytest.mark.both_dbs
+def test_closed_months_change_no_answer_only_where_the_sums_start(traded: FoodWorld) -> None:
+    days = [D(2026, 9, 1) + dt.timedelta(days=n) for n in range((TODAY - D(2026, 9, 1)).days + 1)]
+    before = {day: _as_of(traded, day) for day in days}
+    per_item = {day: _as_of(traded, day, item=traded.items["FLOUR"], by_batch=False) for day in days}
+    now = dt.datetime.combine(TODAY, dt.time(9))
+    with traded.records.engine.begin() as connection:
+        close_period(connection, traded.records.schema.stock, D(2026, 9, 30), today=TODAY, now=now)
+        close_period(connection, traded.records.schema.stock, D(2026, 10, 31), today=TODAY, now=now)
+    assert {day: _as_of(traded, day) for day in days} == before
+    assert {day: _as_of(traded, day, item=traded.items["FLOUR"], by_batch=False) for day in days} == per_item
+    traded.ship("C1", "FLOUR", 5, on=D(2026, 11, 3), batch="F1")  # after the closings, from the stored balances on
+    assert _as_of(traded, D(2026, 11, 3), item=traded.items["FLOUR"], warehouse=traded.warehouses["A"],
+                  by_batch=False) == [(traded.items["FLOUR"], traded.warehouses["A"], 0, Decimal(75), Decimal("324.99"))]
