@@ -34,7 +34,7 @@ entities:
       customer: {type: link, link: customer, required: true}
       order_date: {type: date, required: true}
       region: {type: choice, options: {east: {zh: 华东, en: East}, west: {zh: 华西, en: West}}}
-      total: money
+      total: {type: money, label: {zh: 金额, en: Amount}}
 roles:
   manager:
     permissions: {sales_order: read, customer: read}
@@ -142,18 +142,18 @@ def test_the_page_embeds_each_chart_with_the_users_numbers(web: Web) -> None:
     assert set(charts) == {"widget-2", "widget-3"}  # the bar and the line; metric and table are HTML
     bar = charts["widget-2"]
     assert bar["xAxis"]["data"] == ["甲", "丙<b>"]
-    assert bar["series"] == [{"name": "amount", "type": "bar", "data": [
+    assert bar["series"] == [{"name": "金额", "type": "bar", "data": [
         {"value": "1350.50", "itemStyle": {"color": "red"}}, {"value": "300.00", "itemStyle": {"color": "orange"}}]}]
     line = charts["widget-3"]
     assert line["xAxis"]["data"] == ["202601", "202602", "202603"]
-    assert [s["name"] for s in line["series"]] == ["amount", "orders"] and line["legend"]["show"] is True
+    assert [s["name"] for s in line["series"]] == ["金额", "orders"] and line["legend"]["show"] is True
     assert [p["value"] for p in line["series"][0]["data"]] == ["100.00", "1330.75", "300.00"]
     assert [p["value"] for p in line["series"][1]["data"]] == [1, 2, 1]
     assert "<b>" not in widget_html(page.text, "widget-2").split("</script>")[1]  # escaped in the HTML table
     metric = widget_html(page.text, "widget-1")
     assert 'style="color: green"' in metric and "1,730.75" in visible_text(metric)
     regions = widget_html(page.text, "widget-4")
-    assert visible_text(regions).endswith("region orders amount 华西 1 1,250.50 华东 3 480.25")
+    assert visible_text(regions).endswith("region orders 金额 华西 1 1,250.50 华东 3 480.25")
     assert regions.count('data-colour="#c00"') == 2  # both amounts are above 400
 
 
@@ -189,7 +189,7 @@ def test_english_labels(web: Web) -> None:
     web.client.cookies.set("jxc_lang", "en")
     page = web.get("/dashboards/sales").text
     assert "Sales board" in page and "Top 2 customers" in page
-    assert "West 1 1,250.50 East 3 480.25" in visible_text(widget_html(page, "widget-4"))
+    assert "region orders Amount West 1 1,250.50 East 3 480.25" in visible_text(widget_html(page, "widget-4"))
 
 
 def test_a_dashboard_needs_a_login(web: Web) -> None:

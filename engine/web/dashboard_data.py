@@ -53,6 +53,7 @@ class WidgetData:
     title: str
     groups: list[str] = field(default_factory=list)
     values: list[str] = field(default_factory=list)
+    headings: list[str] = field(default_factory=list)  # groups then values, as shown (a field's label)
     rows: list[Row] = field(default_factory=list)
     problem: str | None = None  # why no numbers are shown (not permitted, a formula failed)
     denied: bool = False
@@ -84,6 +85,8 @@ def dashboard_data(session: Any, dashboard: Dashboard, locale: str = "zh-CN") ->
 
 def widget_data(session: Any, widget: Widget, locale: str = "zh-CN") -> WidgetData:
     data = WidgetData(widget, widget.title.get(locale), list(widget.group_by), list(widget.values))
+    data.headings = [heading(session.app, name, formula, locale)
+                     for name, formula in (*widget.group_by.items(), *widget.values.items())]
     refusal = _refusal(session, widget)
     if refusal is not None:
         data.problem, data.denied = refusal, True
@@ -230,6 +233,20 @@ def _titles(session: Any, connection: Connection, entity_name: str, ids: set[Any
     return titles
 
 
+def heading(app: App, name: str, formula: Any, locale: str) -> str:
+    """A column's heading: the label of the field it shows (`customer`, `SUM(total)`: a sum is still the
+    amount; an average or a maximum is not), else its name."""
+    expr = formula.expr
+    if isinstance(expr, ir.Aggregate) and expr.table is None and expr.function == "SUM" and expr.where is None:
+        expr = expr.value
+    if isinstance(expr, ir.FieldRef | ir.Follow):
+        entity = app.entities.get(expr.entity)
+        found = entity.fields.get(expr.field) if entity is not None else None
+        if found is not None and found.label.zh is not None:  # its own label (one made from its name has no zh)
+            return found.label.get(locale)
+    return name
+
+
 def display(value: Any) -> str:
     """A value as text for a label or a table cell (exact: a decimal keeps its digits)."""
     if value is None:
@@ -261,5 +278,5 @@ def threshold_colour(thresholds: Iterable[Mapping[str, Any]], value: Any) -> str
     return chosen
 
 
-__all__ = ["Row", "WidgetData", "dashboard_data", "display", "may_see", "threshold_colour", "visible_dashboards",
-           "widget_data"]
+__all__ = ["Row", "WidgetData", "dashboard_data", "display", "heading", "may_see", "threshold_colour",
+           "visible_dashboards", "widget_data"]

@@ -48,7 +48,8 @@ def _view(request: Request, data: WidgetData, index: int) -> dict[str, Any]:
     widget = data.widget
     view: dict[str, Any] = {
         "id": f"widget-{index + 1}", "type": widget.type, "title": data.title, "problem": data.problem,
-        "denied": data.denied, "groups": data.groups, "values": data.values,
+        "denied": data.denied, "group_headings": data.headings[:len(data.groups)],
+        "value_headings": data.headings[len(data.groups):],
         "rows": [_cells(row) for row in data.rows],
     }
     if data.denied:
@@ -82,7 +83,8 @@ def chart_option(data: WidgetData) -> dict[str, Any]:
             if colour:
                 point["itemStyle"] = {"color": colour}
             points.append(point)
-        series.append({"name": name, "type": kind, "data": points,
+        series.append({"name": data.headings[len(data.groups) + position] if data.headings else name,
+                       "type": kind, "data": points,
                        **({"smooth": False, "connectNulls": True} if kind == "line" else {})})
     return {
         "tooltip": {"trigger": "axis"},
