@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     from engine.notify.cli import add_commands as add_notify_commands
 
     add_notify_commands(commands)  # jxc worker, jxc outbox
+    from engine.web.api.cli import add_commands as add_token_commands
+
+    add_token_commands(commands)  # jxc token
     from engine.web.serve import add_commands as add_web_commands
 
     add_web_commands(commands)  # jxc serve, jxc password
@@ -150,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine.notify.cli import run
 
             return run(args, _open, UserError)
+        if args.command == "token":
+            from engine.web.api.cli import run as run_token
+
+            return run_token(args, _open, UserError)
         if args.command in ("serve", "password"):
             from engine.web.serve import run as run_web
 
