@@ -94,8 +94,13 @@ entities:
         required: true
         fields:
           item: {{type: link, link: item, required: true}}
-          qty: {{type: decimal, scale: 3, required: true}}
+          qty:
+            type: decimal
+            scale: 3
+            required: true
+            validate: {{rule: "qty <= STOCK(item, parent.warehouse)", message: 订单数量超过现有库存}}
           shipped_qty: {{type: decimal, scale: 3, read_only: true, default: 0}}
+          free: {{type: decimal, scale: 3, formula: "AVAILABLE(item, parent.warehouse)"}}
     reservations:
       - {{table: lines, item: item, qty: qty, warehouse: parent.warehouse}}
   delivery:
