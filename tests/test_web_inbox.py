@@ -125,6 +125,13 @@ def test_refusals_are_shown_and_change_nothing(approval: Approval) -> None:
     bad = approval.web.post("/inbox/act", {"entity": "purchase_order", "id": "x", "action": "approve",
                                            "version": "1"}, token_from="/inbox")
     assert bad.status_code == 400 and "Traceback" not in bad.text
+    huge = approval.web.post("/inbox/act", {"entity": "purchase_order", "id": str(10 ** 30), "action": "approve",
+                                            "version": "1"}, token_from="/inbox")
+    assert huge.status_code == 400
+    assert approval.web.post("/inbox/read", {"id": "-1"}, token_from="/inbox").status_code == 400
+    unknown = approval.web.post("/inbox/act", {"entity": "no_such_thing", "id": "1", "action": "approve",
+                                               "version": "1"}, token_from="/inbox")
+    assert unknown.status_code == 404 and "Traceback" not in unknown.text
 
 
 def nav_label(html: str) -> str:

@@ -10,6 +10,7 @@ is refused (409) rather than approved unseen; a refusal is shown on the page wit
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -51,7 +52,7 @@ async def take_action(request: Request) -> Response:
     form = await request.form()
     entity, action = str(form.get("entity", "")), str(form.get("action", ""))
     try:
-        record_id, version = int(str(form.get("id", ""))), int(str(form.get("version", "")))
+        record_id, version = whole(form.get("id")), whole(form.get("version"))
     except ValueError:
         return _page(request, error=gettext(request, "The request cannot be used"), status=400)
     comment = str(form.get("comment", "")).strip() or None
@@ -82,12 +83,20 @@ async def mark_read(request: Request) -> Response:
     ids: list[int] | None = None
     if "id" in form:
         try:
-            ids = [int(str(value)) for value in form.getlist("id")]
+            ids = [whole(value) for value in form.getlist("id")]
         except ValueError:
             return _page(request, error=gettext(request, "The request cannot be used"), status=400)
     count = notify_inbox.mark_read(records, user, ids)
     request.session[FLASH] = gettext(request, "%(count)d messages marked read.") % {"count": count}
     return RedirectResponse("/inbox", status_code=303)
+
+
+def whole(value: Any) -> int:
+    """An id or a version from a form: a whole number a database column holds (else ValueError)."""
+    number = int(str(value if value is not None else "").strip())
+    if not 0 < number < 2 ** 63:
+        raise ValueError(f"{number} is not an id")
+    return number
 
 
 def record_link(link: str | None) -> str | None:
