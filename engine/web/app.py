@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from engine import plugins as plugin_support
 from engine.startup import Started
-from engine.web import errors, i18n
+from engine.web import api, errors, i18n
 from engine.web.csrf import CSRFMiddleware
 from engine.web.state import STATIC, WebSettings, WebState, template_environment
 
@@ -49,7 +49,7 @@ def create_app(started: Started, *, secret_key: str | None = None, https_only: b
         settings=settings,
     )
     state.extras["web_modules"] = WEB_MODULES
-    routes: list[BaseRoute] = []
+    routes: list[BaseRoute] = [Mount("/api", routes=api.routes(started))]  # the REST API (engine.web.api)
     for module_name in WEB_MODULES:
         routes.extend(importlib.import_module(module_name).routes())
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
