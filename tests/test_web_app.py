@@ -197,3 +197,12 @@ def test_static_files_are_served_locally(web: Web) -> None:
     assert css.status_code == 200 and "max-width: 760px" in css.text
     page = web.get("/login").text
     assert "http://" not in page and "https://" not in page  # nothing from a CDN
+
+
+def test_security_headers_on_pages_and_error_pages(web: Web) -> None:
+    for response in (web.get("/login"), web.get("/nowhere"), web.client.post("/logout")):
+        assert response.headers["x-frame-options"] == "SAMEORIGIN"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert response.headers["cache-control"] == "no-store"  # business data stays out of shared caches
+    assert "no-store" not in web.get("/static/jxc.css").headers.get("cache-control", "")

@@ -27,6 +27,7 @@ from engine import plugins as plugin_support
 from engine.startup import Started
 from engine.web import api, errors, i18n
 from engine.web.csrf import CSRFMiddleware
+from engine.web.headers import SecurityHeadersMiddleware
 from engine.web.state import STATIC, WebSettings, WebState, template_environment
 
 WEB_MODULES: tuple[str, ...] = ("engine.web.auth", "engine.web.home", "engine.web.lists", "engine.web.dashboards",
@@ -55,6 +56,7 @@ def create_app(started: Started, *, secret_key: str | None = None, https_only: b
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     routes.extend(plugin_support.web_routes(started.plugins, started.app))
     middleware = [
+        Middleware(SecurityHeadersMiddleware),
         Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=SESSION_COOKIE,
                    max_age=settings.session_max_age, same_site="lax", https_only=https_only),
         Middleware(CSRFMiddleware, max_body=settings.max_body, on_refusal=errors.refusal),
