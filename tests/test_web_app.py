@@ -6,13 +6,17 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.requests import Request
 from starlette.routing import Route
 
+from engine.hookspecs import hookimpl
+from engine.plugins import plugin_manager
 from engine.web import app as web_app_module
 from engine.web.auth import RateLimiter, hash_password, verify_password
+from engine.web.context import render, require_user
 from tests.web_helpers import Web, start_on, visible_text
 
 
@@ -206,3 +210,36 @@ def test_security_headers_on_pages_and_error_pages(web: Web) -> None:
         assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["cache-control"] == "no-store"  # business data stays out of shared caches
     assert "no-store" not in web.get("/static/jxc.css").headers.get("cache-control", "")
+
+
+class PagePlugin:
+    """A plugin with a page of its own, drawn in jxc's layout from the plugin's template folder."""
+
+    @hookimpl
+    def jxc_web_routes(self, app):
+        def weigh(request: Request):
+            require_user(request)
+            return render(request, "scale/weigh.html", grams=1250)
+
+        return [Route("/plugins/scale/weigh", weigh)]
+
+    @hookimpl
+    def jxc_template_folders(self):
+        return [self.folder]
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+
+def test_plugin_pages_are_served_in_the_layout_with_their_own_templates(db_engine, tmp_path) -> None:
+    (tmp_path / "scale").mkdir()
+    (tmp_path / "scale" / "weigh.html").write_text(
+        '{% extends "base.html" %}{% block content %}<p id="w">{{ grams }} g {{ _("Home") }}</p>{% endblock %}',
+        encoding="utf-8")
+    web = Web(start_on(db_engine, manager=plugin_manager({"scale": PagePlugin(tmp_path)}, entry_points=False)))
+    web.user("lin", "clerk")
+    assert web.get("/plugins/scale/weigh").status_code == 303  # the plugin's page needs a login like any other
+    web.login("lin")
+    page = web.get("/plugins/scale/weigh")
+    assert page.status_code == 200
+    assert '<p id="w">1250 g 首页</p>' in page.text and 'data-nav="entity:item"' in page.text

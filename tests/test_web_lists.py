@@ -83,6 +83,8 @@ def test_a_bad_filter_shows_its_located_message_not_an_error_page(web: Web) -> N
         assert message and expected in html.unescape(message.group(1)), bad
         assert "Traceback" not in page.text
         assert f'value="{bad}"' in html.unescape(page.text)  # kept for the user to correct
+    hint = web.get("/e/item").text
+    assert "<dt><code>price</code></dt><dd>Price</dd>" in hint and "<code>cost</code>" not in hint  # hidden for lin
     page = web.get("/e/item", params={"sort": "nonsense"})
     assert page.status_code == 400 and "cannot sort by 'nonsense'" in html.unescape(page.text)
     page = web.get("/e/item", params={"after": "not-a-cursor"})

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pluggy
 from sqlalchemy.engine import Engine
 
 with warnings.catch_warnings():  # starlette suggests httpx2, which is not packaged yet; httpx works
@@ -126,10 +127,11 @@ def app_folder(text: str = SHOP) -> Path:
     return folder
 
 
-def start_on(engine: Engine, folder: str | Path | None = None) -> Started:
+def start_on(engine: Engine, folder: str | Path | None = None, *, manager: pluggy.PluginManager | None = None
+             ) -> Started:
     """The app (SHOP by default) started on `engine` (the `db_engine` fixture: SQLite or PostgreSQL), migrated
-    the way `jxc serve` does it."""
-    app, manager = load(folder or app_folder())
+    the way `jxc serve` does it; `manager` brings plugins (engine.plugins.plugin_manager(extra=...))."""
+    app, manager = load(folder or app_folder(), manager)
     migration = migrate(app, engine)
     return Started(app, engine, Records(app, engine, plugins=manager), manager, migration)
 

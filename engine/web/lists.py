@@ -172,6 +172,16 @@ def cell_text(column: Column, value: Any, locale: str, titles: Mapping[tuple[str
     return str(shown)
 
 
+def filter_fields(session: Session, entity: Entity, locale: str) -> list[tuple[str, str]]:
+    """The names a filter may use, with their labels (the user types names, but knows labels)."""
+    fields = [(name, field.label.get(locale) or name) for name, field in entity.fields.items()
+              if field.type is not FieldType.TABLE and session.access.field_access(entity.name, name) != "hidden"]
+    if entity.is_document:
+        fields = [("doc_no", "No." if locale.startswith("en") else "单号"),
+                  ("docstatus", "Status" if locale.startswith("en") else "状态"), *fields]
+    return fields
+
+
 def list_page(request: Request) -> Response:
     session = service(request)
     entity = entity_of(session, request.path_params["entity"])
@@ -207,7 +217,8 @@ def list_page(request: Request) -> Response:
                   export_csv=query.url(f"{base}/export.csv", after="", trail=""),
                   export_xlsx=query.url(f"{base}/export.xlsx", after="", trail=""),
                   filter_help=gettext(request, "A condition in the formula language, e.g. price > 10 AND "
-                                               "name <> \"\""))
+                                               "name <> \"\""),
+                  filter_fields=filter_fields(session, entity, locale))
 
 
 def _all_rows(session: Session, entity: Entity, query: ListQuery) -> Iterator[dict[str, Any]]:
