@@ -37,3 +37,11 @@ def jxc_formula_functions() -> list[FunctionSpec]:
     from engine.stock.functions import stock_functions
 
     return stock_functions()
+
+
+@hookimpl
+def jxc_cli_commands(subparsers: Any) -> None:
+    """`jxc stock verify | close-period | trace | balance` (engine.stock.cli)."""
+    from engine.stock.cli import add_commands
+
+    add_commands(subparsers)
