@@ -13,7 +13,7 @@ from engine import hookimpl
 def jxc_before_submit(session: Any, entity: Any, record: dict[str, Any], connection: Any) -> str | None:
     from engine.stock.count import COUNT, count_problems
 
-    if entity.name != COUNT or session.app.stock is None or not session.records.schema.stock:
+    if getattr(entity, "name", None) != COUNT or session.app.stock is None or not session.records.schema.stock:
         return None
     problems = count_problems(session, record, connection)
     return "；".join(problems) if problems and not session.app.locale.startswith("en") else (
