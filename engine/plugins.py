@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # Registered before the entry points, so installed plugins are called first (pluggy calls the last registered
 # first) and can take over what a built-in does, e.g. read a barcode the built-in GS1 reader would.
 BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.gs1", "plugins.notify", "plugins.email", "plugins.wecom",
-                                    "plugins.dingtalk", "plugins.stock")
+                                    "plugins.dingtalk", "plugins.stock", "plugins.stock_count")
 
 
 def plugin_manager(extra: Mapping[str, object] | Iterable[object] = (), *,
