@@ -17,6 +17,7 @@ from engine.db import create_engine
 from engine.errors import PermissionDenied
 from engine.migrate import migrate
 from engine.records import Records
+from engine.web import dashboard_data as dashboard_data_module
 from engine.web.dashboard_data import dashboard_data, threshold_colour, visible_dashboards, widget_data
 from tests.service_helpers import NOW, D, _app_from_text, make_user, schema_of
 
@@ -272,6 +273,16 @@ def test_nothing_to_count(make_records):
     assert table(metric) == [((), (D("0"),))]
     assert bar.rows == [] and line.rows == [] and regions.rows == []
     assert table(count) == [((), (0,))]
+
+
+@pytest.mark.both_dbs
+def test_a_widget_without_a_limit_shows_a_bounded_number_of_groups(board, monkeypatch):
+    monkeypatch.setattr(dashboard_data_module, "MAX_ROWS", 2)
+    _, bar, line, regions, _, _ = board.data(board.session("mia", "manager"))
+    assert len(regions.rows) == 2 and not regions.truncated  # two regions: all shown
+    assert table(line) == [(("202601",), (D("100.00"),)), (("202602",), (D("330.75"),))] and line.truncated
+    # its own limit of 2: nothing is missing
+    assert len(bar.rows) == 2 and not bar.truncated
 
 
 def test_threshold_bands():

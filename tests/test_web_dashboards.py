@@ -209,3 +209,14 @@ def test_numbers_read_as_people_write_them() -> None:
     assert [number(D(text)) for text in ("400.000000", "-1234.500000", "0.000000", "1250.50", "0.10", "0.000125")] \
         == ["400", "-1,234.5", "0", "1,250.50", "0.10", "0.000125"]
     assert number(1234567) == "1,234,567" and number(None) == "—"
+
+
+def test_a_long_widget_says_that_only_the_first_groups_are_shown(web: Web, monkeypatch) -> None:
+    from engine.web import dashboard_data
+
+    monkeypatch.setattr(dashboard_data, "MAX_ROWS", 2)
+    web.login("mia")
+    page = web.get("/dashboards/sales").text
+    assert "仅显示前 2 组。" in visible_text(widget_html(page, "widget-3"))  # three months
+    assert "仅显示前" not in widget_html(page, "widget-4")  # two regions
+    assert options(page)["widget-3"]["xAxis"]["data"] == ["202601", "202602"]

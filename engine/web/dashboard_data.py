@@ -36,6 +36,7 @@ from engine.context import CurrentUser
 from engine.errors import PermissionDenied
 from engine.query import compiler_for
 
+MAX_ROWS = 1000  # a widget without a limit shows at most this many groups (a chart of more is unreadable)
 _COLOUR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{1,30})$")  # what may reach a style attribute
 
 
@@ -57,6 +58,7 @@ class WidgetData:
     rows: list[Row] = field(default_factory=list)
     problem: str | None = None  # why no numbers are shown (not permitted, a formula failed)
     denied: bool = False
+    truncated: bool = False  # more than MAX_ROWS groups: the first MAX_ROWS are shown
 
 
 # --- who sees which dashboard ------------------------------------------------------------------------------
@@ -94,6 +96,8 @@ def widget_data(session: Any, widget: Widget, locale: str = "zh-CN") -> WidgetDa
     try:
         with session.transaction() as (connection, _):  # one transaction per widget: a failure spoils no other
             raw = _query(session, connection, widget)
+            if len(raw) > MAX_ROWS:
+                raw, data.truncated = raw[:MAX_ROWS], True
             data.rows = _rows(session, connection, widget, raw, locale)
     except NoSqlForm as error:
         data.problem = f"this widget cannot be computed in the database: {error}"
@@ -150,13 +154,17 @@ def _query(session: Any, connection: Connection, widget: Widget) -> list[tuple[A
         order = [(sort_key[0], sort_key[1])] if sort_key is not None else []
         order += [(i, False) for i in range(len(groups)) if sort_key is None or i != sort_key[0]]
         query = query.order_by(*(_ordered(columns[i], descending, connection) for i, descending in order))
-        if widget.limit is not None:
-            query = query.limit(widget.limit)
+        query = query.limit(_limit(widget))
     rows = [tuple(row) for row in connection.execute(query)]
     if in_python:  # SQLite keeps computed decimals as text, which the database would sort as text
         assert sort_key is not None
-        rows = _sorted(rows, sort_key, len(groups))[:widget.limit]
+        rows = _sorted(rows, sort_key, len(groups))[:_limit(widget)]
     return rows
+
+
+def _limit(widget: Widget) -> int:
+    """The widget's own limit, else one more than is shown (to tell that there were more)."""
+    return widget.limit if widget.limit is not None else MAX_ROWS + 1
 
 
 def _sort_key(widget: Widget, names: list[str]) -> tuple[int, bool] | None:

@@ -51,6 +51,8 @@ def _view(request: Request, data: WidgetData, index: int) -> dict[str, Any]:
         "denied": data.denied, "group_headings": data.headings[:len(data.groups)],
         "value_headings": data.headings[len(data.groups):],
         "rows": [_cells(row) for row in data.rows],
+        "truncated": gettext(request, "Only the first %(count)d groups are shown.") % {"count": len(data.rows)}
+        if data.truncated else None,
     }
     if data.denied:
         view["problem"] = gettext(request, "You may not see the numbers of this widget.")
