@@ -384,8 +384,15 @@ def test_low_stock_goes_to_purchasing(apps, name):
     alert = apps[name].alerts["low_stock"]
     assert alert.scope == "stock_balance" and alert.schedule is not None and alert.schedule.cron == "0 8 * * *"
     assert set(alert.roles) >= {"purchaser"} and "wecom" in alert.channels
-    assert run(alert.condition, {"available": D("9"), "item": {"safety_stock": D("10")}}) is True
-    assert run(alert.condition, {"available": D("10"), "item": {"safety_stock": D("10")}}) is False
+    plain, batched = {"safety_stock": D("10"), "has_batch": False}, {"safety_stock": D("10"), "has_batch": True}
+    row = {"batch": None, "on_hand": D("9"), "reserved": D("0"), "available": D("9"), "item": plain}
+    assert run(alert.condition, row) is True
+    assert run(alert.condition, {**row, "available": D("10")}) is False
+    # a batch below it alerts; the engine's empty row of a batch-tracked item and a batch used up do not
+    assert run(alert.condition, {**row, "batch": {"id": 4}, "item": batched}) is True
+    assert run(alert.condition, {**row, "on_hand": D("0"), "available": D("0"), "item": batched}) is False
+    assert run(alert.condition, {**row, "batch": {"id": 4}, "on_hand": D("0"), "available": D("0"),
+                                 "item": batched}) is False
     board = apps[name].dashboards["stock_board"]
     assert any(w.entity == "stock_balance" and w.type == "bar" and w.thresholds for w in board.widgets)
 
