@@ -41,7 +41,9 @@ def jxc_formula_functions() -> list[FunctionSpec]:
 
 @hookimpl
 def jxc_cli_commands(subparsers: Any) -> None:
-    """`jxc stock verify | close-period | trace | balance` (engine.stock.cli)."""
+    """`jxc stock verify | close-period | trace | balance` (engine.stock.cli), `reorder | count-report`
+    (engine.stock.count_cli)."""
     from engine.stock.cli import add_commands
+    from engine.stock.count_cli import add_commands as add_count_commands
 
-    add_commands(subparsers)
+    add_count_commands(add_commands(subparsers))
