@@ -46,6 +46,9 @@ def load_demo(app: str, url: str, capsys: pytest.CaptureFixture[str]) -> Started
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.startswith("demo data: created ")
+    code = main(["stock", "verify", str(APPS / app), "--db", url])  # what an admin runs to check the books
+    out = capsys.readouterr().out
+    assert (code, out.split("（")[0]) == (0, "库存账全部一致"), out
     return start(APPS / app, url)
 
 
