@@ -28,6 +28,7 @@ class Access:
         self.app = app
         self.schema = schema
         self.user = user
+        self._field_access: dict[tuple[str, str], str | None] = {}  # asked for every field of every listed row
 
     def _roles(self) -> list[Any]:
         return [self.app.roles[name] for name in sorted(self.user.roles) if name in self.app.roles]
@@ -56,6 +57,12 @@ class Access:
         """None (may read and write), "read_only" or "hidden" for this user."""
         if self.user.is_admin:
             return None
+        key = (entity_name, field)
+        if key not in self._field_access:
+            self._field_access[key] = self._level(entity_name, field)
+        return self._field_access[key]
+
+    def _level(self, entity_name: str, field: str) -> str | None:
         entity = self.app.entities[entity_name]
         readers = self._readers(entity)
         if not readers:
