@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.engine import Engine
 
 from dsl.model import App
@@ -94,30 +95,52 @@ def revoke_token(engine: Engine, schema: Schema, token_id: int, *, clock: Clock 
             raise NotFound(f"token {token_id} is already revoked" if exists else f"there is no token {token_id}")
 
 
+_LOOKUPS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # schema metadata → statement
+
+
+def _lookup(schema: Schema) -> Any:
+    """The token with its user and whether the user still holds the token's role, in one statement (built once
+    per schema: every API request runs it)."""
+    found = _LOOKUPS.get(schema.metadata)
+    if found is None:
+        table = token_table(schema)
+        users = schema.users
+        assert users is not None
+        roles = schema.metadata.tables["jxc_user_role"]
+        held = exists().where(roles.c.user_id == users.c.id, roles.c.role == table.c.role)
+        found = (select(table.c.id.label("token_id"), table.c.prefix.label("token_prefix"),
+                        table.c.role.label("token_role"), table.c.expires_at.label("token_expires_at"),
+                        table.c.revoked_at.label("token_revoked_at"), table.c.last_used_at.label("token_last_used_at"),
+                        held.label("token_role_held"), users)
+                 .join(users, users.c.id == table.c.user_id).where(table.c.token_hash == bindparam("token_hash")))
+        _LOOKUPS[schema.metadata] = found
+    return found
+
+
 def authenticate(engine: Engine, app: App, schema: Schema, token: str, *, clock: Clock | None = None) -> CurrentUser:
     """The user a bearer token acts for, holding only the token's role; TokenRefused says why not."""
-    table = token_table(schema)
-    users = schema.users
-    assert users is not None
     now = (clock or Clock(app.timezone)).now()
     with engine.connect() as connection:
-        row = connection.execute(select(table, users.c.name.label("user_name"))
-                                 .join(users, users.c.id == table.c.user_id)
-                                 .where(table.c.token_hash == hash_token(token))).mappings().first()
-    if row is None:
-        raise TokenRefused("the API token is not known")
-    if row["revoked_at"] is not None:
-        raise TokenRefused(f"the API token {row['prefix']}… was revoked on {row['revoked_at']:%Y-%m-%d %H:%M}")
-    if row["expires_at"] is not None and row["expires_at"] <= now:
-        raise TokenRefused(f"the API token {row['prefix']}… expired on {row['expires_at']:%Y-%m-%d %H:%M}")
-    try:
-        user = load_user(engine, app, schema, row["user_name"])
-    except NotFound:
-        raise TokenRefused(f"the user of the API token {row['prefix']}… is no longer active") from None
-    if row["role"] not in user.roles:
-        raise TokenRefused(f"{user.name} no longer holds the role '{row['role']}' of the API token "
-                           f"{row['prefix']}…")
-    if row["last_used_at"] is None or now - row["last_used_at"] >= dt.timedelta(minutes=1):
+        row = connection.execute(_lookup(schema), {"token_hash": hash_token(token)}).mappings().first()
+        if row is None:
+            raise TokenRefused("the API token is not known")
+        shown = f"{row['token_prefix']}…"
+        if row["token_revoked_at"] is not None:
+            raise TokenRefused(f"the API token {shown} was revoked on {row['token_revoked_at']:%Y-%m-%d %H:%M}")
+        if row["token_expires_at"] is not None and row["token_expires_at"] <= now:
+            raise TokenRefused(f"the API token {shown} expired on {row['token_expires_at']:%Y-%m-%d %H:%M}")
+        if not row["active"]:
+            raise TokenRefused(f"the user of the API token {shown} is no longer active")
+        if not row["token_role_held"]:
+            raise TokenRefused(f"{row['name']} no longer holds the role '{row['token_role']}' of the API token "
+                               f"{shown}")
+        record = {key: value for key, value in row.items() if not key.startswith("token_") and
+                  key != "password_hash"}
+        for key, junction in schema.user_junctions.items():  # what CURRENT_USER() gives formulas, as load_user
+            record[key] = list(connection.execute(select(junction.c.target_id).where(
+                junction.c.owner_id == row["id"]).order_by(junction.c.idx)).scalars())
+    if row["token_last_used_at"] is None or now - row["token_last_used_at"] >= dt.timedelta(minutes=1):
+        table = token_table(schema)
         with engine.begin() as connection:  # at most once a minute: not a write on every request
-            connection.execute(update(table).where(table.c.id == row["id"]).values(last_used_at=now))
-    return CurrentUser(user.id, user.name, frozenset({row["role"]}), user.record)
+            connection.execute(update(table).where(table.c.id == row["token_id"]).values(last_used_at=now))
+    return CurrentUser(row["id"], row["name"], frozenset({row["token_role"]}), record)
