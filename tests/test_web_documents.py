@@ -68,6 +68,9 @@ def test_a_sales_order_is_saved_then_submitted_from_its_form(shop: Shop) -> None
     assert stored["doc_no"] in page.text and "已提交" in visible_text(page.text)
     assert "save" not in buttons(page.text) and 'name="lines[0].qty"' not in page.text  # no more editing
     assert "cancel" in buttons(page.text)
+    late = send(web, f"/e/sales_order/{order_id}", {"version": version_on(page.text), "remark": "改一下"})
+    assert late.status_code == 409 and "can no longer be changed" in html.unescape(late.text)
+    assert shop.system.get("sales_order", order_id)["remark"] is None
 
 
 def test_cancel_then_amend_makes_a_corrected_copy_and_opens_it(shop: Shop) -> None:
