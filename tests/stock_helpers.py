@@ -130,6 +130,15 @@ entities:
     stock:
       - {{table: lines, direction: out, item: item, qty: qty, warehouse: parent.warehouse, batch: batch_no,
          date: parent.ship_date}}
+alerts:
+  below_safety:
+    label: 低于安全库存
+    scope: stock_balance
+    trigger: change
+    condition: item.safety_stock > 0 AND on_hand < item.safety_stock
+    recipients: {{roles: [stock_manager]}}
+    channels: [inbox]
+    message: "{{{{ record.item }}}} 库存 {{{{ record.on_hand }}}}"
 """
 
 
@@ -177,8 +186,12 @@ class Stock:
         return self.session.create("location", {"code": code, "warehouse": warehouse})["id"]
 
     def customer(self) -> int:
-        if self._customer is None:
-            self._customer = self.session.create("customer", {"code": "C1", "name": "客户一"})["id"]
+        if self._customer is None:  # one customer per database, whichever client asks first
+            table = self.records.schema.tables["customer"]
+            with self.records.engine.connect() as connection:
+                self._customer = connection.execute(select(table.c.id).where(table.c.code == "C1")).scalar()
+            if self._customer is None:
+                self._customer = self.session.create("customer", {"code": "C1", "name": "客户一"})["id"]
         return self._customer
 
     # --- documents --------------------------------------------------------------------------------------

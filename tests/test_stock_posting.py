@@ -140,3 +140,19 @@ def test_whole_app_fifo_valuation(make_stock):
     stock.receive(main, (bolt, 1, "1.00"), (bolt, 1, "5.00"))
     stock.issue(main, (bolt, 1))
     assert stock.value(bolt, main) == D("5.00")
+
+
+def test_posting_fires_change_alerts_on_the_balances_it_moved(stock):
+    bolt, main = stock.item("B1", safety_stock="5"), stock.warehouse("WH1")
+    stock.receive(main, (bolt, 10, "1"))
+
+    def episodes():
+        with stock.records.engine.connect() as connection:
+            return connection.exec_driver_sql(
+                "SELECT COUNT(*) FROM jxc_alert_state WHERE alert = 'below_safety' AND active").scalar()
+
+    assert episodes() == 0
+    stock.issue(main, (bolt, 7))
+    assert episodes() == 1
+    stock.receive(main, (bolt, 10, "1"))
+    assert episodes() == 0
