@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.web_helpers import visible_text
-from tests.web_no_stock import Shop, buttons, no_stock_shop, send
+from tests.web_helpers import Web, app_folder, start_on, visible_text
+from tests.web_no_stock import Shop, buttons, errors_at, no_stock_shop, send
 
 
 @pytest.fixture
@@ -23,8 +23,12 @@ def shop(db_engine) -> Iterator[Shop]:
 
 
 def switch(shop: Shop, name: str) -> None:
-    shop.web.client.post("/logout", data={"csrf_token": shop.web.token("/")})
-    shop.web.login(name)
+    switch_to(shop.web, name)
+
+
+def switch_to(web: Web, name: str) -> None:
+    web.client.post("/logout", data={"csrf_token": web.token("/")})
+    web.login(name)
 
 
 def version_on(page: str) -> str:
@@ -173,3 +177,63 @@ def test_buttons_show_only_what_the_user_may_do(shop: Shop) -> None:
     assert shop.system.get("purchase_order", po)["workflow_state"] == "draft"
     switch(shop, "xiao")  # sales may not even read purchase orders
     assert web.get(f"/e/purchase_order/{po}").status_code == 403
+
+
+CLAIMS = """
+name: claims
+title: 报销
+entities:
+  claim:
+    label: 报销单
+    kind: document
+    naming: BX-{YYYY}-{####}
+    fields:
+      title: {type: string, required: true, label: 事由}
+      amount: {type: money, required: true, label: 金额}
+      approver: {type: string, label: 审批人}
+roles:
+  staff:
+    label: 员工
+    permissions:
+      claim: [read, create, write]
+  boss:
+    label: 老板
+    permissions:
+      claim: [read, write, submit]
+workflows:
+  claim_flow:
+    entity: claim
+    label: 报销审批
+    states:
+      draft: {label: 草稿, initial: true}
+      approved: {label: 已批准, submit: true}
+    transitions:
+      - action: approve
+        label: 批准
+        from: draft
+        to: approved
+        roles: [boss]
+        requires: [approver]
+        comment: none
+"""
+
+
+def test_a_transition_asks_for_the_fields_it_requires_and_fills_them_in(db_engine) -> None:
+    web = Web(start_on(db_engine, app_folder(CLAIMS)))
+    web.user("yuan", "staff")
+    web.user("lao", "boss")
+    web.login("yuan")
+    claim = made_at(send(web, "/e/claim/new", {"title": "出差", "amount": "880"}), "claim")
+    switch_to(web, "lao")
+    page = web.get(f"/e/claim/{claim}")
+    approve = re.search(r'<form[^>]*action="/e/claim/\d+/do/approve".*?</form>', page.text, re.S).group(0)
+    assert 'name="approver"' in approve and 'name="comment"' not in approve  # asked for; no comment taken
+
+    refused = send(web, f"/e/claim/{claim}/do/approve", {"version": version_on(page.text)})
+    assert refused.status_code in (409, 422)
+    assert errors_at(refused.text, "approver") == ["is required to 批准 (approve)"]
+    assert web.started.records.system().get("claim", claim)["workflow_state"] == "draft"
+    send(web, f"/e/claim/{claim}/do/approve", {"version": version_on(page.text), "approver": "老王"})
+    stored = web.started.records.system().get("claim", claim)
+    assert (stored["workflow_state"], stored["docstatus"], stored["approver"]) == ("approved", "submitted", "老王")
+    web.close()
