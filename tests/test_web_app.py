@@ -247,3 +247,32 @@ def test_plugin_pages_are_served_in_the_layout_with_their_own_templates(db_engin
     page = web.get("/plugins/scale/weigh")
     assert page.status_code == 200
     assert '<p id="w">1250 g 首页</p>' in page.text and 'data-nav="entity:item"' in page.text
+
+
+def test_a_user_changes_their_password(web: Web) -> None:
+    web.login("lin")
+    assert 'href="/account/password"' in web.get("/").text
+    for form, message in (({"current": "wrong", "new": "new-pass-1", "again": "new-pass-1"}, "当前密码不正确"),
+                          ({"current": "pw-lin", "new": "short", "again": "short"}, "至少 8 个字符"),
+                          ({"current": "pw-lin", "new": "new-pass-1", "again": "new-pass-2"}, "两次输入的新密码不一致")):
+        refused = web.post("/account/password", form, token_from="/")
+        assert refused.status_code == 422 and message in refused.text
+    done = web.post("/account/password", {"current": "pw-lin", "new": "new-pass-1", "again": "new-pass-1"},
+                    token_from="/")
+    assert done.status_code == 303
+    assert "密码已修改" in web.get(done.headers["location"]).text
+    web.post("/logout", token_from="/")
+    assert web.post("/login", {"name": "lin", "password": "pw-lin"}).status_code == 401
+    web.login("lin", "new-pass-1")
+
+
+def test_guessing_the_current_password_is_rate_limited(web: Web) -> None:
+    web.login("lin")
+    for _ in range(5):
+        assert web.post("/account/password", {"current": "guess", "new": "new-pass-1", "again": "new-pass-1"},
+                        token_from="/").status_code == 422
+    blocked = web.post("/account/password", {"current": "pw-lin", "new": "new-pass-1", "again": "new-pass-1"},
+                       token_from="/")
+    assert blocked.status_code == 429
+    web.post("/logout", token_from="/")
+    assert web.post("/login", {"name": "lin", "password": "pw-lin"}).status_code == 429  # logins too

@@ -30,8 +30,17 @@ from engine.web.csrf import CSRFMiddleware
 from engine.web.headers import SecurityHeadersMiddleware
 from engine.web.state import STATIC, WebSettings, WebState, template_environment
 
-WEB_MODULES: tuple[str, ...] = ("engine.web.auth", "engine.web.home", "engine.web.lists", "engine.web.dashboards",
-                               "engine.web.inbox", "engine.web.forms", "engine.web.documents", "engine.web.printing")
+WEB_MODULES: tuple[str, ...] = (
+    "engine.web.auth",
+    "engine.web.account",
+    "engine.web.home",
+    "engine.web.lists",
+    "engine.web.dashboards",
+    "engine.web.inbox",
+    "engine.web.forms",
+    "engine.web.documents",
+    "engine.web.printing",
+)
 SESSION_COOKIE = "jxc_session"
 
 log = logging.getLogger("jxc.web")

@@ -110,7 +110,7 @@ async def login(request: Request) -> Response:
     if wait:
         message = gettext(request, "Too many failed logins. Try again in {seconds} seconds.").format(seconds=wait)
         return render(request, "login.html", status=429, next=target, name=name, error=message)
-    if not name or not await run_in_threadpool(_check, request, name, password):
+    if not name or not await run_in_threadpool(check_password, request, name, password):
         limits.fail(key)
         message = gettext(request, "Wrong user name or password.")
         return render(request, "login.html", status=401, next=target, name=name, error=message)
@@ -121,8 +121,8 @@ async def login(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def _check(request: Request, name: str, password: str) -> bool:
-    """The password check, off the event loop: argon2 is deliberately slow."""
+def check_password(request: Request, name: str, password: str) -> bool:
+    """Whether `password` is the user's (slow on purpose: argon2; call it off the event loop)."""
     started = web_state(request).started
     return verify_password(stored_password(started.engine, started.records.schema, name), password)
 
