@@ -103,6 +103,8 @@ def test_jxc_serve_serves_until_interrupted(tmp_path) -> None:
         [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())", "serve",
          str(app_folder()), "--db", f"sqlite:///{tmp_path / 'served.sqlite'}", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(120, process.kill)  # a server that never says it started fails, not hangs
+    watchdog.start()
     try:
         output = []
         assert process.stdout is not None
@@ -122,6 +124,7 @@ def test_jxc_serve_serves_until_interrupted(tmp_path) -> None:
             assert answer.status_code == 303
             assert browser.get("/e/item").status_code == 200
     finally:
+        watchdog.cancel()
         process.send_signal(signal.SIGINT)
         rest = process.communicate(timeout=60)[0]
     assert process.returncode == 0, rest
