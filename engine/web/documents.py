@@ -212,9 +212,12 @@ def _users(session: Session, ids: set[int]) -> dict[int, str]:
         return {row.id: row.full_name or row.name for row in rows}
 
 
-def _shown(spec: Any, value: Any, locale: str) -> str:
+def _shown(spec: Any, value: Any, locale: str, titles: Mapping[tuple[str, int], str]) -> str:
     if value is None:
         return ""
+    if spec is not None and spec.type is FieldType.LINK:
+        ids = value if isinstance(value, list) else [value]
+        return "、".join(titles.get((str(spec.link), key), f"#{key}") for key in ids)
     if spec is not None and spec.type is FieldType.CHOICE:
         for choice in spec.options:
             if choice.value == value:
@@ -224,10 +227,16 @@ def _shown(spec: Any, value: Any, locale: str) -> str:
     return str(value)
 
 
-def _changes(entity: Entity, changes: Mapping[str, Any], locale: str) -> list[Change]:
+def _changes(entity: Entity, changes: Mapping[str, Any], locale: str,
+             titles: Mapping[tuple[str, int], str], workflow: Any = None) -> list[Change]:
     result = []
     for name, change in changes.items():
         if not isinstance(change, list) or len(change) != 2:
+            continue
+        if workflow is not None and name == workflow.state_field:  # the state, by its label
+            before, after = (workflow.states[v].label.get(locale) if v in workflow.states else str(v or "")
+                             for v in change)
+            result.append(Change(workflow.label.get(locale) or name, before, after))
             continue
         spec = entity.fields.get(name)
         text = spec.label.get(locale) if spec is not None else {"doc_no": Label("单号", "Number"),
@@ -236,8 +245,35 @@ def _changes(entity: Entity, changes: Mapping[str, Any], locale: str) -> list[Ch
         before, after = change
         if name == "docstatus":
             before, after = (STATUS[v].get(locale) if v in STATUS else v for v in change)
-        result.append(Change(text or name, _shown(spec, before, locale), _shown(spec, after, locale)))
+        result.append(Change(text or name, _shown(spec, before, locale, titles), _shown(spec, after, locale, titles)))
     return result
+
+
+def _link_titles(session: Session, entity: Entity, entries: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
+    """Names of the records the logged links point at (before and after), as the user may read them."""
+    from engine.web.forms import LinkTitles
+
+    wanted: dict[str, set[int]] = {}
+
+    def collect(owner: Entity, changes: Mapping[str, Any]) -> None:
+        for name, change in changes.items():
+            spec = owner.fields.get(name)
+            if spec is None:
+                continue
+            if spec.type is FieldType.TABLE and isinstance(change, dict):
+                child = session.app.entities[spec.table or ""]
+                for row in change.values():
+                    if isinstance(row, dict):
+                        collect(child, row)
+            elif spec.type is FieldType.LINK and isinstance(change, list):
+                for value in change:
+                    for key in value if isinstance(value, list) else [value]:
+                        if isinstance(key, int):
+                            wanted.setdefault(str(spec.link), set()).add(key)
+
+    for entry in entries:
+        collect(entity, entry["changes"])
+    return LinkTitles(session).fetch(wanted)
 
 
 def history_steps(request: Request, session: Session, entity: Entity, record_id: int) -> list[Step]:
@@ -245,6 +281,7 @@ def history_steps(request: Request, session: Session, entity: Entity, record_id:
     entries = session.history(entity.name, record_id)
     names = _users(session, {entry["user_id"] for entry in entries if entry.get("user_id") is not None})
     plan = session.records.workflows.of(entity)
+    titles = _link_titles(session, entity, entries)
     steps = []
     for entry in entries:
         action = entry["action"]
@@ -262,11 +299,11 @@ def history_steps(request: Request, session: Session, entity: Entity, record_id:
                 what = "added" if row.get("added") else "removed" if row.get("removed") else "changed"
                 rows.append(RowChange(entity.fields[table].label.get(locale) or table, row_id, what,
                                       _changes(child, {k: v for k, v in row.items() if k not in ("added", "removed")},
-                                               locale)))
+                                               locale, titles)))
         user_id = entry.get("user_id")
         who = names.get(user_id, f"#{user_id}") if user_id is not None else "jxc"
-        steps.append(Step(entry.get("at"), who, shown, entry.get("comment") or "", _changes(entity, top, locale),
-                          rows))
+        steps.append(Step(entry.get("at"), who, shown, entry.get("comment") or "",
+                          _changes(entity, top, locale, titles, plan.workflow if plan else None), rows))
     return steps
 
 
