@@ -4,7 +4,6 @@ locations, two item categories, items with and without batches, and one-line doc
 from __future__ import annotations
 
 import functools
-import importlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,15 +19,6 @@ from tests.service_helpers import APPS
 @functools.cache
 def mfg_app() -> App:
     return load_app(APPS / "discrete_mfg")
-
-
-def stock_plugins() -> Any:
-    """The built-in plugins with the inventory engine's (`stock`, `stock_count`) surely among them."""
-    from engine.plugins import BUILTIN_PLUGINS, plugin_manager
-
-    extra = {name: importlib.import_module(f"plugins.{name}") for name in ("stock", "stock_count")
-             if f"plugins.{name}" not in BUILTIN_PLUGINS}
-    return plugin_manager(extra, entry_points=False)
 
 
 @dataclass

@@ -18,14 +18,14 @@ from engine.stock.count import (
 )
 from engine.stock.count_report import variance_report
 from tests.service_helpers import NOW, D
-from tests.stock_count_helpers import World, build_world, mfg_app, stock_plugins
+from tests.stock_count_helpers import World, build_world, mfg_app
 
 pytest_plugins = ["tests.service_fixtures"]
 
 
 @pytest.fixture
 def world(make_records) -> World:
-    return build_world(make_records(mfg_app(), plugins=stock_plugins()))
+    return build_world(make_records(mfg_app()))
 
 
 def counts_by_item(world: World, count: dict) -> dict[str, dict]:

@@ -8,14 +8,14 @@ import pytest
 from engine.errors import PermissionDenied
 from engine.stock.reorder import create_purchase_drafts, reorder_list
 from tests.service_helpers import D, count, make_user
-from tests.stock_count_helpers import World, build_world, mfg_app, stock_plugins
+from tests.stock_count_helpers import World, build_world, mfg_app
 
 pytest_plugins = ["tests.service_fixtures"]
 
 
 @pytest.fixture
 def world(make_records) -> World:
-    world = build_world(make_records(mfg_app(), plugins=stock_plugins()))
+    world = build_world(make_records(mfg_app()))
     levels = {"BOLT": ("100", "40"), "NUT": ("0", "20"), "LOT": ("10", "0")}
     for code, (reorder, safety) in levels.items():
         item = world.session.get("item", world.items[code])
@@ -124,3 +124,27 @@ def test_the_command_lists_and_creates(tmp_path, capsys):
     assert "物料BOLT  0  100  100  0  S1 供应商S1" in capsys.readouterr().out
     assert run_stock_command(["reorder", app, "--db", url, "--warehouse", "NOPE"]) == 1
     assert "没有编码为 NOPE 的仓库" in capsys.readouterr().err
+
+
+def test_the_daily_alerts_name_items_at_their_reorder_level_or_below_safety_stock(world):
+    """reorder_needed (stock module) and low_stock (receiving) are scheduled daily, not on change: the
+    worker's run finds what the postings left below the levels."""
+    from engine.alerts import engine_for
+    from engine.notify.inbox import messages
+
+    manager = make_user(world.records, "laozhang", "stock_manager")
+    buyer = make_user(world.records, "xiaowang", "purchaser")
+    world.receive("BOLT", 90)
+    world.receive("NUT", 25)
+
+    def run(name: str) -> int:
+        with world.records.engine.begin() as connection:
+            return engine_for(world.records).evaluate(name, connection).fired
+
+    assert run("reorder_needed") == 1 and run("low_stock") == 0  # BOLT 90 ≤ 100; NUT 25 ≥ its safety stock 20
+    (message,) = messages(world.records, manager)
+    assert "物料BOLT" in message["body"] and "已到再订货点" in message["body"]
+    world.issue("NUT", 10)
+    assert run("low_stock") == 1 and run("reorder_needed") == 0  # NUT 15 < 20; BOLT's episode goes on
+    (message,) = messages(world.records, buyer)
+    assert "物料NUT" in message["body"] and "低于安全库存" in message["body"]

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from engine.errors import ServiceError
 from engine.stock.count import approve_variances, enter_counts, start_count, submit_count
 from engine.stock.verify import verify
-from tests.stock_count_helpers import World, build_world, mfg_app, stock_plugins
+from tests.stock_count_helpers import World, build_world, mfg_app
 
 pytest_plugins = ["tests.service_fixtures"]
 
@@ -146,7 +146,7 @@ class StockMachine(RuleBasedStateMachine):
 
 @pytest.mark.both_dbs
 def test_random_stock_work_keeps_the_books_right(make_records, db_kind):
-    world = build_world(make_records(mfg_app(), plugins=stock_plugins()))
+    world = build_world(make_records(mfg_app()))
 
     class Machine(StockMachine):
         pass
