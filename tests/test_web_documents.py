@@ -144,6 +144,8 @@ def test_a_purchase_order_is_requested_approved_and_its_history_lists_each_step(
     assert [step.split()[:2] for step in steps] == [["创建", "蔡采购"], ["提交审批", "蔡采购"], ["批准", "经理"]]
     assert "请审批" in steps[1] and "同意" in steps[2] and stored["doc_no"] in steps[2]
     assert "供应商 S01 宁波五金" in steps[0] and "物料 M8 螺栓" in steps[0]  # links by name, not by id
+    assert "税率 13%" in steps[0] and "数量 10 " in steps[0]  # values as the form shows them
+    assert "created_by" not in steps[0] and "version" not in steps[0]  # bookkeeping: the head says who and when
     assert "采购审批 草稿 待部门审批" in steps[1]  # the workflow's states, as the user reads them
 
 

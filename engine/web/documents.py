@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -24,11 +25,16 @@ from engine.errors import ServiceError, ValidationFailed
 from engine.records import Session
 from engine.web.context import gettext, language, render, service
 from engine.web.i18n import label_locale
+from engine.web.widgets import display_text
 
 STATUS = {"draft": Label("草稿", "Draft"), "submitted": Label("已提交", "Submitted"),
           "cancelled": Label("已作废", "Cancelled")}
 ACTIONS = {"create": Label("创建", "Created"), "update": Label("修改", "Changed"), "submit": Label("提交", "Submitted"),
            "cancel": Label("作废", "Cancelled"), "amend": Label("修订", "Amended"), "delete": Label("删除", "Deleted")}
+
+
+_BOOKKEEPING = frozenset({"id", "created_at", "created_by", "modified_at", "modified_by", "version", "parent_id",
+                          "idx", "made_from_line"})  # every save changes them; the step's head says who and when
 
 
 @dataclass
@@ -213,25 +219,24 @@ def _users(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def _shown(spec: Any, value: Any, locale: str, titles: Mapping[tuple[str, int], str]) -> str:
-    if value is None:
-        return ""
-    if spec is not None and spec.type is FieldType.LINK:
-        ids = value if isinstance(value, list) else [value]
-        return "、".join(titles.get((str(spec.link), key), f"#{key}") for key in ids)
-    if spec is not None and spec.type is FieldType.CHOICE:
-        for choice in spec.options:
-            if choice.value == value:
-                return choice.label.get(locale) or str(value)
-    if spec is not None and spec.type is FieldType.BOOL:
-        return Label("是", "Yes").get(locale) if value else Label("否", "No").get(locale)
-    return str(value)
+    """A logged value (as the audit log keeps it: decimals and dates as text) as the form shows it."""
+    if value is None or spec is None:
+        return "" if value is None else str(value)
+    if spec.is_numeric and isinstance(value, str | int):
+        try:
+            value = Decimal(value) if spec.type is not FieldType.INT else int(value)
+        except (InvalidOperation, ValueError):
+            return str(value)
+    elif spec.type is FieldType.DATETIME and isinstance(value, str):
+        value = value.replace("T", " ")[:16]
+    return display_text(spec, value, locale, titles)
 
 
 def _changes(entity: Entity, changes: Mapping[str, Any], locale: str,
              titles: Mapping[tuple[str, int], str], workflow: Any = None) -> list[Change]:
     result = []
     for name, change in changes.items():
-        if not isinstance(change, list) or len(change) != 2:
+        if not isinstance(change, list) or len(change) != 2 or name in _BOOKKEEPING:
             continue
         if workflow is not None and name == workflow.state_field:  # the state, by its label
             before, after = (workflow.states[v].label.get(locale) if v in workflow.states else str(v or "")
