@@ -262,3 +262,21 @@ def test_required_if_and_visible_if_follow_the_values_being_typed(db_engine) -> 
     assert errors_at(page.text, "stop_reason") == ['is required when status = "stopped"']
     assert re.search(r'<div class="field[^"]*" data-field="stop_reason">', page.text)  # shown: it applies now
     web.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_what_an_input_shows_reads_back_as_the_same_value(data) -> None:
+    from engine.coerce import coerce
+    from tests.web_no_stock import _loaded
+
+    app, _ = _loaded()
+    lines = app.entities["purchase_order_lines"].fields
+    field = data.draw(st.sampled_from([lines["qty"], lines["price"], lines["tax_rate"],
+                                       app.entities["purchase_order"].fields["order_date"]]))
+    if field.type.value == "date":
+        value = data.draw(st.dates())
+    else:
+        scale = field.scale if field.scale is not None else 2
+        value = data.draw(st.decimals(min_value=-10**6, max_value=10**6, places=scale, allow_nan=False))
+    assert coerce(field, input_text(field, value)) == value
