@@ -241,3 +241,21 @@ def test_a_transition_asks_for_the_fields_it_requires_and_fills_them_in(db_engin
     stored = web.started.records.system().get("claim", claim)
     assert (stored["workflow_state"], stored["docstatus"], stored["approver"]) == ("approved", "submitted", "老王")
     web.close()
+
+
+def test_a_draft_is_deleted_from_its_form_and_a_record_in_use_is_not(shop: Shop) -> None:
+    web = shop.web
+    web.login("shou")
+    order_id = sales_order(shop)
+    kept_id = sales_order(shop)
+    assert "delete" in buttons(web.get(f"/e/sales_order/{order_id}").text)
+    response = send(web, f"/e/sales_order/{order_id}/delete")
+    assert response.status_code == 303 and response.headers["location"] == "/e/sales_order"
+    assert [row["id"] for row in shop.system.list("sales_order").rows] == [kept_id]
+
+    in_use = send(web, f"/e/customer/{shop.customer}/delete")
+    assert in_use.status_code == 409
+    assert "it is used by 1 销售订单" in html.unescape(in_use.text)
+    assert shop.system.get("customer", shop.customer)["name"] == "华东机电"
+    send(web, f"/e/sales_order/{kept_id}/submit", {"version": "1"})
+    assert "delete" not in buttons(web.get(f"/e/sales_order/{kept_id}").text)

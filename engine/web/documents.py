@@ -1,5 +1,5 @@
-"""Document actions on a form: submit, cancel, amend, workflow transitions, make from (采购订单 → 生成收货单),
-and the audit history page.
+"""Actions on a form: submit, cancel, amend, workflow transitions, make from (采购订单 → 生成收货单), delete
+(drafts and master data), and the audit history page.
 
 A button is shown only when the user may take the action on the record as it is now (the same rules the
 service layer applies); an action refused anyway (the record changed meanwhile, a guard, a missing comment)
@@ -51,6 +51,7 @@ class Buttons:
     """What this user may do with the record now."""
 
     save: bool = False
+    delete: bool = False
     submit: bool = False
     cancel: bool = False
     amend: bool = False
@@ -70,6 +71,7 @@ def buttons(session: Session, entity: Entity, record: Mapping[str, Any], locale:
     found = Buttons()
     status = record.get("docstatus")
     found.save = access.allowed(entity, "write") and (not entity.is_document or status == "draft")
+    found.delete = access.allowed(entity, "delete") and (not entity.is_document or status == "draft")
     plan = session.records.workflows.of(entity)
     if plan is not None:
         found.transitions = [Transition(step["action"], plan.by_action[step["action"]].label.get(locale)
@@ -167,6 +169,14 @@ async def transition(request: Request) -> Response:
         session.transition(entity.name, record_id, action, version=_version(form),
                            comment=comment.strip() or None if isinstance(comment, str) else None, values=values)
         return f"/e/{entity.name}/{record_id}"
+
+    return await _act(request, work)
+
+
+async def delete(request: Request) -> Response:
+    def work(session: Session, entity: Entity, record_id: int, form: Any) -> str:
+        session.delete(entity.name, record_id)
+        return f"/e/{entity.name}"
 
     return await _act(request, work)
 
@@ -336,6 +346,7 @@ def routes() -> list[BaseRoute]:
         Route(base + "/submit", submit, methods=["POST"]),
         Route(base + "/cancel", cancel, methods=["POST"]),
         Route(base + "/amend", amend, methods=["POST"]),
+        Route(base + "/delete", delete, methods=["POST"]),
         Route(base + "/do/{action}", transition, methods=["POST"]),
         Route(base + "/make/{target}", make, methods=["POST"]),
         Route(base + "/history", history, methods=["GET"]),
