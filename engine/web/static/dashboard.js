@@ -5,6 +5,7 @@
   "use strict";
   if (!window.echarts) { return; }
   var charts = [];
+  var locale = (document.documentElement.lang || "").indexOf("en") === 0 ? "EN" : "ZH";
   function toNumber(point) {
     if (point && typeof point === "object" && typeof point.value === "string") {
       point.value = Number(point.value);
@@ -16,7 +17,7 @@
     if (!source) { return; }
     var option = JSON.parse(source.textContent);
     (option.series || []).forEach(function (series) { series.data = (series.data || []).map(toNumber); });
-    var chart = window.echarts.init(element, null, {renderer: "canvas"});
+    var chart = window.echarts.init(element, null, {renderer: "canvas", locale: locale});
     chart.setOption(option);
     element.setAttribute("data-drawn", "true");
     charts.push(chart);
