@@ -3,7 +3,11 @@ exact numbers both ways, permissions as 403, every refusal as RFC 9457 problem+j
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api_helpers import errors_of, problem_of
 from tests.service_helpers import toy_app
@@ -155,3 +159,43 @@ def test_exact_decimals_never_pass_through_a_float(api):
     too_precise = admin.post("/api/item", content='{"code": "Q", "name": "q", "price": 0.125}',
                              headers={"content-type": "application/json"})
     assert errors_of(too_precise) == {"price": "has more than 2 decimal places"}
+
+
+@pytest.fixture
+def stocked(api):
+    """25 items with ties and blanks in every sort column."""
+    admin = api.client("root", "admin")
+    for n in range(25):
+        new_item(admin, f"K{n:02d}", price=str(n % 5), rank=None if n % 4 == 0 else n % 3,
+                 area=[None, "east", "west"][n % 3], since=None if n % 6 == 0 else f"2026-01-{n % 7 + 1:02d}")
+    return admin
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(limit=st.integers(1, 9), threshold=st.integers(0, 5),
+       sort=st.sampled_from(["price", "-price", "rank", "-rank,code", "area,-since", "since", "-id", "since,-rank"]))
+def test_pages_give_every_matching_record_once_in_the_order_of_one_long_page(stocked, limit, threshold, sort):
+    query = {"filter": f"price < {threshold}", "sort": sort}
+    whole = stocked.get("/api/item", params={**query, "limit": 500}).json()
+    assert whole["next"] is None
+    expected = [row["id"] for row in whole["data"]]
+    assert sorted(row["code"] for row in whole["data"]) == \
+        [f"K{n:02d}" for n in range(25) if n % 5 < threshold]
+    walked, url = [], "/api/item?" + urlencode({**query, "limit": limit})
+    while url:
+        body = stocked.get(url).json()
+        assert len(body["data"]) <= limit
+        walked += [row["id"] for row in body["data"]]
+        url = body["next"]
+    assert walked == expected
+
+
+def test_row_rules_limit_lists_and_hide_other_records(api):
+    admin = api.client("root", "admin")
+    east = new_item(admin, "E1", area="east")
+    west = new_item(admin, "W1", area="west")
+    ella = api.client("ella", "east")
+    assert [row["code"] for row in ella.get("/api/item").json()["data"]] == ["E1"]
+    assert ella.get(f"/api/item/{east['id']}").status_code == 200
+    assert problem_of(ella.get(f"/api/item/{west['id']}"), 404)["detail"] == f"there is no item with id {west['id']}"
+    assert [row["code"] for row in ella.get("/api/item", params={"filter": 'area = "west"'}).json()["data"]] == []
