@@ -7,12 +7,16 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():  # starlette suggests httpx2, which is not packaged yet; httpx works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from engine.records import Records
 from engine.startup import Started

@@ -138,3 +138,26 @@ def test_two_replays_racing_each_other_apply_each_operation_once(api):
     assert all(r["status"] == 201 for r in first + second)
     assert sorted(r["replayed"] for r in first + second) == [False] * 6 + [True] * 6
     assert count(api.records, "item") == 6
+
+
+def test_a_bug_is_a_bare_500_and_a_failed_operation_is_not_stored(api, monkeypatch, caplog):
+    from engine.records import Session
+
+    admin = api.client("root", "admin")
+    real_create = Session.create
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(Session, "create", broken)
+    response = admin.post("/api/item", json={"code": "A", "name": "a"})
+    body = problem_of(response, 500)
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert body["detail"] == "the error was logged; please try again or tell the administrator"
+    assert "secret internals" in caplog.text  # the administrator finds it in the log
+    (result,) = admin.post("/api/batch", json=items_batch("A", 1)).json()["results"]
+    assert result["status"] == 500 and "secret" not in str(result)
+    monkeypatch.setattr(Session, "create", real_create)
+    (result,) = admin.post("/api/batch", json=items_batch("A", 1)).json()["results"]
+    assert (result["status"], result["replayed"]) == (201, False)  # applied now: the failure was not kept
+    assert count(api.records, "item") == 1
