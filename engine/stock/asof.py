@@ -70,28 +70,31 @@ def balances_as_of(connection: Connection, stock: Mapping[str, Table], on_date: 
 def grouped_query(stock: Mapping[str, Table], start: ClosedPeriod | None, end: dt.datetime, item: int | None,
                   warehouse: int | None, by_batch: bool) -> Any:
     """SELECT item, warehouse, batch_key, qty, value: `start`'s frozen balances plus the entries after it,
-    before `end`, grouped (zero rows included)."""
+    before `end`, grouped (zero rows included). The entries are grouped by the ledger's own columns (item,
+    warehouse[, batch]) so that a database can aggregate them in index order; the frozen rows (one per key at
+    most) are added to those sums in an outer grouping."""
     ledger, frozen = stock["ledger"], stock["period_balance"]
-    entries = select(ledger.c.item, ledger.c.warehouse,
-                     func.coalesce(ledger.c.batch, 0).label("batch_key") if by_batch else literal(0).label("batch_key"),
-                     ledger.c.qty, ledger.c.value_change.label("value")).where(ledger.c.posted_at < end)
-    parts = []
+    keys = [ledger.c.item, ledger.c.warehouse, *([ledger.c.batch] if by_batch else [])]
+    batch_key = (func.coalesce(ledger.c.batch, 0) if by_batch else literal(0)).label("batch_key")
+    entries = (select(ledger.c.item, ledger.c.warehouse, batch_key, func.sum(ledger.c.qty).label("qty"),
+                      func.sum(ledger.c.value_change).label("value"))
+               .where(ledger.c.posted_at < end).group_by(*keys))
     if start is not None:
         entries = entries.where(ledger.c.posted_at >= start.end)
-        opening = select(frozen.c.item, frozen.c.warehouse,
-                         frozen.c.batch_key if by_batch else literal(0).label("batch_key"),
-                         frozen.c.qty, frozen.c.value).where(frozen.c.period == start.id)
-        if item is not None:
-            opening = opening.where(frozen.c.item == item)
-        if warehouse is not None:
-            opening = opening.where(frozen.c.warehouse == warehouse)
-        parts.append(opening)
     if item is not None:
         entries = entries.where(ledger.c.item == item)
     if warehouse is not None:
         entries = entries.where(ledger.c.warehouse == warehouse)
-    parts.append(entries)
-    rows = union_all(*parts).subquery("movements") if len(parts) > 1 else entries.subquery("movements")
-    keys = (rows.c.item, rows.c.warehouse, rows.c.batch_key)
-    return (select(*keys, func.sum(rows.c.qty).label("qty"), func.sum(rows.c.value).label("value"))
-            .group_by(*keys).order_by(*keys))
+    if start is None:
+        return entries.order_by(ledger.c.item, ledger.c.warehouse, batch_key)
+    frozen_key = frozen.c.batch_key if by_batch else literal(0).label("batch_key")
+    opening = (select(frozen.c.item, frozen.c.warehouse, frozen_key, frozen.c.qty, frozen.c.value)
+               .where(frozen.c.period == start.id))
+    if item is not None:
+        opening = opening.where(frozen.c.item == item)
+    if warehouse is not None:
+        opening = opening.where(frozen.c.warehouse == warehouse)
+    rows = union_all(opening, entries).subquery("movements")
+    outer = (rows.c.item, rows.c.warehouse, rows.c.batch_key)
+    return (select(*outer, func.sum(rows.c.qty).label("qty"), func.sum(rows.c.value).label("value"))
+            .group_by(*outer).order_by(*outer))
