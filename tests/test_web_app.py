@@ -276,3 +276,24 @@ def test_guessing_the_current_password_is_rate_limited(web: Web) -> None:
     assert blocked.status_code == 429
     web.post("/logout", token_from="/")
     assert web.post("/login", {"name": "lin", "password": "pw-lin"}).status_code == 429  # logins too
+
+
+def test_a_password_change_ends_the_other_sessions_of_the_user(web: Web) -> None:
+    other = Web(web.started)  # the same user on another device
+    other.login("lin")
+    web.login("lin")
+    web.post("/account/password", {"current": "pw-lin", "new": "new-pass-1", "again": "new-pass-1"}, token_from="/")
+    assert web.get("/").status_code == 200  # the session that changed it goes on
+    assert other.get("/").status_code == 303  # the other one has to log in again
+    other.login("lin", "new-pass-1")
+
+
+@pytest.mark.both_dbs
+def test_a_deactivated_user_is_logged_out(web: Web) -> None:
+    from engine.users import deactivate
+
+    web.login("lin")
+    assert web.get("/").status_code == 200
+    deactivate(web.started.engine, web.started.records.schema, "lin")
+    assert web.get("/").status_code == 303
+    assert web.post("/login", {"name": "lin", "password": "pw-lin"}).status_code == 401

@@ -1,5 +1,6 @@
 """The user's own account: changing one's password (the current one is asked for, and failed attempts count
-towards the login rate limit, so a borrowed session cannot be used to guess it)."""
+towards the login rate limit, so a borrowed session cannot be used to guess it). A change ends every other
+session of the user (engine.web.context.current_user compares the session's password stamp)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine.users import set_password
-from engine.web.auth import check_password, hash_password, limiter
-from engine.web.context import gettext, render, require_user, web_state
+from engine.web.auth import checked_hash, hash_password, limiter
+from engine.web.context import gettext, render, require_user, start_session, web_state
 
 MIN_LENGTH = 8
 
@@ -34,7 +35,7 @@ async def change_password(request: Request) -> Response:
     if wait := limits.blocked(key):
         error = gettext(request, "Too many failed logins. Try again in {seconds} seconds.").format(seconds=wait)
         status = 429
-    elif not await run_in_threadpool(check_password, request, user.name, current):
+    elif await run_in_threadpool(checked_hash, request, user.name, current) is None:
         limits.fail(key)
         error = gettext(request, "The current password is not right.")
     elif len(new) < MIN_LENGTH:
@@ -46,6 +47,7 @@ async def change_password(request: Request) -> Response:
     started = web_state(request).started
     hashed = await run_in_threadpool(hash_password, new)
     await run_in_threadpool(set_password, started.engine, started.records.schema, user.name, hashed)
+    start_session(request, user.name, hashed)  # this session goes on; the others end
     return RedirectResponse("/account/password?done=1", status_code=303)
 
 

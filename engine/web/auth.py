@@ -22,8 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine.users import stored_password
-from engine.web import csrf
-from engine.web.context import USER_KEY, current_user, gettext, render, web_state
+from engine.web.context import current_user, gettext, render, start_session, web_state
 from engine.web.i18n import COOKIE, normalize
 
 _hasher = PasswordHasher()
@@ -110,21 +109,22 @@ async def login(request: Request) -> Response:
     if wait:
         message = gettext(request, "Too many failed logins. Try again in {seconds} seconds.").format(seconds=wait)
         return render(request, "login.html", status=429, next=target, name=name, error=message)
-    if not name or not await run_in_threadpool(check_password, request, name, password):
+    stored = await run_in_threadpool(checked_hash, request, name, password) if name else None
+    if stored is None:
         limits.fail(key)
         message = gettext(request, "Wrong user name or password.")
         return render(request, "login.html", status=401, next=target, name=name, error=message)
     limits.clear(key)
-    request.session.clear()  # a new session: no fixation, a new CSRF token
-    request.session[USER_KEY] = name
-    csrf.token(request)
+    start_session(request, name, stored)
     return RedirectResponse(target, status_code=303)
 
 
-def check_password(request: Request, name: str, password: str) -> bool:
-    """Whether `password` is the user's (slow on purpose: argon2; call it off the event loop)."""
+def checked_hash(request: Request, name: str, password: str) -> str | None:
+    """The user's password hash when `password` is theirs, else None (slow on purpose: argon2; call it off
+    the event loop)."""
     started = web_state(request).started
-    return verify_password(stored_password(started.engine, started.records.schema, name), password)
+    stored = stored_password(started.engine, started.records.schema, name)
+    return stored if stored is not None and verify_password(stored, password) else None
 
 
 async def logout(request: Request) -> Response:

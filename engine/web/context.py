@@ -11,6 +11,7 @@ for a model Label in the user's language, `csrf_token` and `csrf_field()`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,12 +25,13 @@ from engine.access import Access
 from engine.context import CurrentUser
 from engine.errors import NotFound
 from engine.records import Session
-from engine.users import load_user
+from engine.users import load_user, stored_password
 from engine.web import csrf
 from engine.web.i18n import COOKIE, LANGUAGES, label_locale, normalize
 from engine.web.state import WebState
 
 USER_KEY = "user"  # the session cookie holds the user's name under this key
+STAMP_KEY = "pw"  # ...and a stamp of their password: a session opened before a password change ends
 
 
 class LoginRequired(Exception):
@@ -61,12 +63,32 @@ def current_user(request: Request) -> CurrentUser | None:
     name = request.session.get(USER_KEY) if "session" in request.scope else None
     if isinstance(name, str):
         started = web_state(request).started
-        try:
-            user = load_user(started.engine, started.app, started.records.schema, name)
-        except NotFound:  # deactivated since they logged in
-            request.session.pop(USER_KEY, None)
+        schema = started.records.schema
+        # a password changed (or an account deactivated) since this session began ends the session
+        if request.session.get(STAMP_KEY) != password_stamp(stored_password(started.engine, schema, name)):
+            request.session.clear()
+        else:
+            try:
+                user = load_user(started.engine, started.app, schema, name)
+            except NotFound:  # deactivated a moment ago
+                request.session.clear()
     request.state.jxc_user = user
     return user
+
+
+def password_stamp(password_hash: str | None) -> str | None:
+    """What the session remembers of the password it was opened with (not the hash itself)."""
+    if not password_hash:
+        return None
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def start_session(request: Request, name: str, password_hash: str) -> None:
+    """A new session for `name`: no fixation (everything from before is dropped), a new CSRF token."""
+    request.session.clear()
+    request.session[USER_KEY] = name
+    request.session[STAMP_KEY] = password_stamp(password_hash)
+    csrf.token(request)
 
 
 def require_user(request: Request) -> CurrentUser:
