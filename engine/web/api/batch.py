@@ -11,7 +11,8 @@ for the other and then reads its answer. A failed operation (a 409 when the reco
 current values; a 422) is an answer too, and the others still apply. An unexpected error (a bug) rolls its
 operation back, stores nothing (it may be retried) and answers 500.
 
-A single request can be made idempotent the same way with the header `Idempotency-Key`.
+A GET operation is answered afresh each time (it changes nothing, so there is nothing to apply twice). A
+single request can be made idempotent the same way with the header `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ def apply_once(started: Started, user: CurrentUser, key: str, method: str, path:
     if parts[:1] == [base.strip("/")]:
         parts = parts[1:]
     query = parse_qsl(split.query, keep_blank_values=True)
+    if method == "GET":  # a read changes nothing: answered afresh each time, never stored
+        return execute(started.records.session(user), method, parts, query, body, base), False
     table = idempotency_table(started.records.schema)
     digest = request_hash(method, path, body)
     dialect = postgresql if started.engine.dialect.name == "postgresql" else sqlite
