@@ -138,6 +138,16 @@ dashboards:
         title: 客户数
         entity: customer
         values: {customers: COUNT()}
+  bands:
+    label: 分档
+    roles: [manager]
+    widgets:
+      - type: table
+        title: 金额分档
+        entity: sales_order
+        filter: docstatus = "submitted"
+        group_by: {band: "ROUND(total * 10, 0)"}
+        values: {orders: COUNT()}
 """
 
 
@@ -201,6 +211,15 @@ def test_every_widget_type_computed_by_hand(board):
 
 
 @pytest.mark.both_dbs
+@pytest.mark.both_dbs
+def test_groups_that_are_computed_decimals_sort_as_numbers(board):
+    (bands,) = board.data(board.session("mia", "manager"), "bands")
+    # 80.25 → 803, 100.00 → 1000, 250.50 → 2505, 300.00 → 3000: as numbers, not as text ("1000" < "803")
+    assert [(row.keys[0], row.values[0]) for row in bands.rows] == [(D("803"), 1), (D("1000"), 1), (D("2505"), 1),
+                                                                    (D("3000"), 1)]
+
+
+@pytest.mark.both_dbs
 def test_labels_follow_the_language(board):
     data = board.data(board.session("mia", "manager"), locale="en")
     assert data[0].title == "Sales"
@@ -236,11 +255,11 @@ def test_a_dashboard_is_only_for_its_roles(board):
         board.data(keeper)
     assert [d.name for d in visible_dashboards(board.records.app, keeper.user)] == ["stock", "open"]
     manager = board.session("mia", "manager")
-    assert [d.name for d in visible_dashboards(board.records.app, manager.user)] == ["sales", "open"]
+    assert [d.name for d in visible_dashboards(board.records.app, manager.user)] == ["sales", "open", "bands"]
     assert table(board.data(manager, "open")[0]) == [((), (3,))]  # no roles: for everyone...
     assert board.data(keeper, "open")[0].denied  # ...who may read what it counts
     admin = board.records.system()
-    assert [d.name for d in visible_dashboards(board.records.app, admin.user)] == ["sales", "stock", "open"]
+    assert [d.name for d in visible_dashboards(board.records.app, admin.user)] == ["sales", "stock", "open", "bands"]
 
 
 @pytest.mark.both_dbs

@@ -148,17 +148,17 @@ def _query(session: Any, connection: Connection, widget: Widget) -> list[tuple[A
     names = [*widget.group_by, *widget.values]
     columns = [grouped.c[f"g{i}"] for i in range(len(groups))] + [grouped.c[f"v{i}"] for i in range(len(values))]
     sort_key = _sort_key(widget, names)
-    in_python = sort_key is not None and isinstance(columns[sort_key[0]].type, DecimalText)
+    order = [sort_key] if sort_key is not None else []  # then the groups: the same order every time
+    order += [(i, False) for i in range(len(groups)) if sort_key is None or i != sort_key[0]]
+    # SQLite keeps computed decimals as text, which it would sort as text: jxc sorts those itself
+    in_python = any(isinstance(columns[i].type, DecimalText) for i, _ in order)
     query = select(*columns)
     if not in_python:
-        order = [(sort_key[0], sort_key[1])] if sort_key is not None else []
-        order += [(i, False) for i in range(len(groups)) if sort_key is None or i != sort_key[0]]
         query = query.order_by(*(_ordered(columns[i], descending, connection) for i, descending in order))
         query = query.limit(_limit(widget))
     rows = [tuple(row) for row in connection.execute(query)]
-    if in_python:  # SQLite keeps computed decimals as text, which the database would sort as text
-        assert sort_key is not None
-        rows = _sorted(rows, sort_key, len(groups))[:_limit(widget)]
+    if in_python:
+        rows = _sorted(rows, order)[:_limit(widget)]
     return rows
 
 
@@ -181,14 +181,13 @@ def _ordered(column: Any, descending: bool, connection: Connection) -> Any:
     return (column.desc() if descending else column.asc()).nulls_last()
 
 
-def _sorted(rows: list[tuple[Any, ...]], sort_key: tuple[int, bool], group_count: int) -> list[tuple[Any, ...]]:
-    """The order the database gives everywhere else: the sort column (blanks last), then the groups."""
-    index, descending = sort_key
-    ties = [i for i in range(group_count) if i != index]
-    for i in reversed(ties):  # stable sorts, least significant first
-        rows = sorted(rows, key=lambda row, i=i: (row[i] is None, row[i] if row[i] is not None else 0))
-    filled = sorted((row for row in rows if row[index] is not None), key=lambda row: row[index], reverse=descending)
-    return filled + [row for row in rows if row[index] is None]
+def _sorted(rows: list[tuple[Any, ...]], order: list[tuple[int, bool]]) -> list[tuple[Any, ...]]:
+    """The order the database gives everywhere else: by each column in turn, blanks last."""
+    for index, descending in reversed(order):  # stable sorts, least significant first
+        filled = sorted((row for row in rows if row[index] is not None), key=lambda row: row[index],
+                        reverse=descending)
+        rows = filled + [row for row in rows if row[index] is None]
+    return rows
 
 
 # --- presenting --------------------------------------------------------------------------------------------
