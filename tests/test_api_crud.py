@@ -140,6 +140,9 @@ def test_bad_requests_are_problems_never_500(api):
     assert errors_of(admin.post("/api/item", content='{"code": "A", "name": "x", "price": 1e400}',
                                     headers={"content-type": "application/json"})) == \
         {"price": "is too large or too precise a number"}
+    huge = b'{"code": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    assert problem_of(admin.post("/api/item", content=huge, headers={"content-type": "application/json"}), 413)[
+        "detail"] == "the body is larger than 10485760 bytes"
     assert "did you mean 'item'" in problem_of(admin.get("/api/itme"), 404)["detail"]
     problem_of(admin.get("/api/item/abc"), 404)
     problem_of(admin.get("/api/item/99999999999999999999999"), 404)

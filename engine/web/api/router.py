@@ -16,7 +16,7 @@ from engine.context import CurrentUser
 from engine.errors import ServiceError
 from engine.startup import Started
 from engine.web.api.auth import api_user
-from engine.web.api.jsonio import BadRequest, dumps, read_json
+from engine.web.api.jsonio import MAX_BODY, BadRequest, dumps, read_json
 from engine.web.api.operations import NO_BODY, Outcome, execute, refused
 from engine.web.api.problems import MEDIA_TYPE, ApiProblem, problem
 from engine.web.api.tables import KEY_LENGTH
@@ -50,7 +50,13 @@ def server_error(request: Request, error: BaseException) -> Response:
 
 async def json_body(request: Request) -> Any:
     """The request's JSON body, NO_BODY when there is none."""
-    raw = await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():  # read no further than the limit: a huge body is refused, not held
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BadRequest(f"the body is larger than {MAX_BODY} bytes", 413)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return NO_BODY
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
