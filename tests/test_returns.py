@@ -6,14 +6,18 @@ Also: a document made from another takes the values its mapping leaves open (the
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.errors import LifecycleError, ValidationFailed
 from tests.apps_helpers import assert_books_consistent, clock, food_app, ledger_costs, lines_of, stock_of
 from tests.service_helpers import D, make_user, problems
 
 pytest_plugins = ["tests.service_fixtures"]
+_batches = itertools.count(1)  # a new batch number for every receipt the property test makes
 
 
 @pytest.fixture
@@ -186,3 +190,31 @@ def test_a_sales_return_takes_back_at_most_what_was_shipped_less_what_came_back(
     assert (stock_of(food, dumplings, returns)["on_hand"], stock_of(food, dumplings, frozen)["on_hand"]) \
         == (D("35"), D("65"))
     assert_books_consistent(food)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(received=st.integers(min_value=1, max_value=12), attempts=st.lists(st.integers(min_value=1, max_value=8),
+                                                                           min_size=1, max_size=5))
+def test_returns_never_take_back_more_than_came_in(food, world, received, attempts):
+    """Whatever the keeper tries to send back, in whatever portions, a receipt's returns add up to at most what it
+    received, every refused one would have gone over, and the stock moves by exactly what was accepted."""
+    keeper, shrimp, frozen = world["keeper"], world["shrimp"], world["frozen"]
+    before = stock_of(food, shrimp, frozen)["on_hand"]
+    receipt = world["system"].create("goods_receipt", {"warehouse": frozen, "supplier": world["supplier"], "lines": [
+        {"item": shrimp, "qty": str(received), "unit_cost": "78.00", "batch_no": f"P{next(_batches)}",
+         "production_date": dt.date(2026, 11, 1)}]}, submit=True)
+    accepted = 0
+    for qty in attempts:
+        if accepted == received:  # nothing left: a return cannot even be made
+            with pytest.raises(LifecycleError):
+                keeper.make_from("purchase_return", "goods_receipt", receipt["id"])
+            continue
+        back = keeper.make_from("purchase_return", "goods_receipt", receipt["id"], {"lines": [{"qty": str(qty)}]})
+        if accepted + qty <= received:
+            keeper.submit("purchase_return", back["id"], version=back["version"])
+            accepted += qty
+        else:
+            with pytest.raises(ValidationFailed):
+                keeper.submit("purchase_return", back["id"], version=back["version"])  # stays a draft
+    assert keeper.get("goods_receipt", receipt["id"])["lines"][0]["returned_qty"] == accepted
+    assert stock_of(food, shrimp, frozen)["on_hand"] == before + received - accepted
