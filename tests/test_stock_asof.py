@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from engine.db import create_engine
 from engine.stock.asof import balances_as_of
 from engine.stock.periods import close_period
 from tests.stock_services_helpers import TODAY, FoodWorld, batch_id, build_food_world, trade_september_october
@@ -60,3 +64,47 @@ def test_closed_months_change_no_answer_only_where_the_sums_start(traded: FoodWo
     traded.ship("C1", "FLOUR", 5, on=D(2026, 11, 3), batch="F1")  # after the closings, from the stored balances on
     assert _as_of(traded, D(2026, 11, 3), item=traded.items["FLOUR"], warehouse=traded.warehouses["A"],
                   by_batch=False) == [(traded.items["FLOUR"], traded.warehouses["A"], 0, Decimal(75), Decimal("324.99"))]
+
+
+@st.composite
+def _trading(draw) -> list[tuple[int, str, int]]:
+    """Days (from 1 September) with a receipt or a shipment of FLOUR; shipments never take more than is there."""
+    moves, stock = [], 0
+    for day in sorted(draw(st.lists(st.integers(0, 75), min_size=1, max_size=8))):
+        if stock and draw(st.booleans()):
+            qty = draw(st.integers(1, stock))
+            moves.append((day, "ship", qty))
+            stock -= qty
+        else:
+            qty = draw(st.integers(1, 20))
+            moves.append((day, "receive", qty))
+            stock += qty
+    return moves
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(moves=_trading(), close_october=st.booleans())
+def test_as_of_any_day_is_what_was_received_less_what_was_shipped_by_then(moves, close_october: bool) -> None:
+    start = D(2026, 9, 1)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(f"sqlite:///{folder}/asof.sqlite")
+        try:
+            world = build_food_world(engine)
+            for number, (day, kind, qty) in enumerate(moves):
+                on = start + dt.timedelta(days=day)
+                if kind == "receive":
+                    world.receive("FLOUR", qty, "2.00", batch=f"B{number}", on=on)
+                else:
+                    world.ship("C1", "FLOUR", qty, on=on)
+            now = dt.datetime.combine(TODAY, dt.time(9))
+            with engine.begin() as connection:
+                close_period(connection, world.records.schema.stock, D(2026, 9, 30), today=TODAY, now=now)
+                if close_october:
+                    close_period(connection, world.records.schema.stock, D(2026, 10, 31), today=TODAY, now=now)
+            for offset in range(0, 80, 3):
+                day = start + dt.timedelta(days=offset)
+                expected = sum(qty if kind == "receive" else -qty for d, kind, qty in moves if d <= offset)
+                found = sum((row[3] for row in _as_of(world, day, by_batch=False)), Decimal(0))
+                assert found == expected, (day, moves)
+        finally:
+            engine.dispose()
