@@ -120,7 +120,7 @@ class _Checker:
         sums = {(row.item, row.warehouse, row.batch_key): row for row in self.connection.execute(
             select(ledger.c.item, ledger.c.warehouse, key.label("batch_key"), func.sum(ledger.c.qty).label("qty"),
                    func.sum(ledger.c.value_change).label("value"), func.count().label("entries"))
-            .group_by(ledger.c.item, ledger.c.warehouse, key))}
+            .group_by(ledger.c.item, ledger.c.warehouse, ledger.c.batch))}  # batch ids are never 0
         self.result.checked["ledger_entries"] = \
             sum(row.entries for row in sums.values())
         for place in sorted(set(balances) | set(sums)):
