@@ -8,6 +8,8 @@ from typing import Any
 
 from dsl.model import Field, FieldType
 
+INT64 = 2**63 - 1  # the largest whole number (and record id) a database column holds
+
 
 class CoercionError(ValueError):
     pass
@@ -42,6 +44,8 @@ def coerce(field: Field, value: Any, zone: dt.tzinfo | None = None) -> Any:
         return text
     if kind is FieldType.INT:
         number = _number(value)
+        if abs(number) > INT64:  # before int(): 1e999999 would be a million digits
+            raise CoercionError(f"is too large: whole numbers go up to {INT64}")
         if number != number.to_integral_value():
             raise CoercionError(f"must be a whole number, not {value}")
         return int(number)
@@ -74,7 +78,10 @@ def coerce(field: Field, value: Any, zone: dt.tzinfo | None = None) -> Any:
             except ValueError:
                 raise CoercionError(f"'{value}' is not a date and time; write it as 2026-01-31 08:30") from None
         if isinstance(value, dt.datetime):
-            return value.astimezone(zone).replace(tzinfo=None) if value.tzinfo is not None and zone else value
+            try:
+                return value.astimezone(zone).replace(tzinfo=None) if value.tzinfo is not None and zone else value
+            except OverflowError:  # 0001-01-01T00:00+14:00 has no local time in year 1 or later
+                raise CoercionError(f"'{value}' is out of the range of dates") from None
         if isinstance(value, dt.date):
             return dt.datetime(value.year, value.month, value.day)
         raise CoercionError("must be a date and time, like 2026-01-31 08:30")
@@ -124,8 +131,8 @@ def _record_id(value: Any) -> int:
         value = value["id"]
     if isinstance(value, bool):
         raise CoercionError("must be a record (its id)")
-    if isinstance(value, int):
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 20:
+        value = int(value.strip())
+    if isinstance(value, int) and abs(value) <= INT64:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
     raise CoercionError("must be a record (its id)")
