@@ -202,3 +202,25 @@ def test_row_rules_limit_lists_and_hide_other_records(api):
     assert ella.get(f"/api/item/{east['id']}").status_code == 200
     assert problem_of(ella.get(f"/api/item/{west['id']}"), 404)["detail"] == f"there is no item with id {west['id']}"
     assert [row["code"] for row in ella.get("/api/item", params={"filter": 'area = "west"'}).json()["data"]] == []
+
+
+@pytest.mark.parametrize(("values", "errors"), [
+    ({"rank": "99999999999999999999"}, {"rank": "is too large: whole numbers go up to 9223372036854775807"}),
+    ({"rank": "1e999999"}, {"rank": "is too large: whole numbers go up to 9223372036854775807"}),
+    ({"region": "99999999999999999999"}, {"region": "must be a record (its id)"}),
+    ({"region": "9" * 5000}, {"region": "must be a record (its id)"}),
+    ({"checked_at": "0001-01-01T00:00:00+14:00"},
+     {"checked_at": "'0001-01-01 00:00:00+14:00' is out of the range of dates"}),
+])
+def test_values_beyond_what_the_database_holds_are_refused_by_field(api, values, errors):
+    response = api.client("root", "admin").post("/api/item", json={"code": "Z", "name": "z", **values})
+    assert errors_of(response) == errors
+
+
+@pytest.mark.parametrize("condition", ["rank > 99999999999999999999", "since > DATE(9999, 12, 31) + 5",
+                                       "rank * 9223372036854775807 > 1"])
+def test_a_filter_the_database_cannot_evaluate_is_a_400(api, condition):
+    admin = api.client("root", "admin")
+    new_item(admin, rank=5, since="2026-01-01")
+    body = problem_of(admin.get("/api/item", params={"filter": condition}), 400)
+    assert body["detail"].startswith("the filter cannot run: ")

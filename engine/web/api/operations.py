@@ -19,11 +19,15 @@ so an operation in a batch behaves exactly as the same request sent alone.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import DBAPIError
+
+from dsl.formula.sqlsupport import translate_database_error
 from dsl.problems import did_you_mean
 from engine.errors import Conflict, FieldProblem, ServiceError, ValidationFailed
 from engine.records import Session
@@ -180,8 +184,12 @@ def list_records(session: Session, parts: list[str], params: dict[str, str], bod
     limit_text = params.get("limit", "50")
     if not (limit_text.isascii() and limit_text.isdigit()) or len(limit_text) > 6:
         raise ApiProblem(400, f"limit is the number of records on a page (1 to 500), not {limit_text!r}")
-    page = session.list(parts[0], filter=params.get("filter") or None, search=params.get("search") or None,
-                        sort=params.get("sort") or None, after=params.get("after") or None, limit=int(limit_text))
+    try:
+        page = session.list(parts[0], filter=params.get("filter") or None, search=params.get("search") or None,
+                            sort=params.get("sort") or None, after=params.get("after") or None,
+                            limit=int(limit_text))
+    except (DBAPIError, OverflowError) as error:
+        raise _unrunnable(error) from None
     following = None
     if page.next:
         kept = {key: value for key, value in params.items() if key != "after"}
@@ -190,6 +198,20 @@ def list_records(session: Session, parts: list[str], params: dict[str, str], bod
     zone = session.records.clock.zone
     return Outcome(200, {"data": plain(page.rows, zone), "next": following, "cursor": page.next,
                          "sort": page.sort}, headers)
+
+
+def _unrunnable(error: DBAPIError | OverflowError) -> ApiProblem:
+    """A filter the database could not evaluate (a number beyond its range, a date past 9999): the caller's
+    mistake, said as such; any other database error is not, and goes on up."""
+    if isinstance(error, OverflowError):
+        return ApiProblem(400, "the filter cannot run: a number in it is too large for the database")
+    found = translate_database_error(error)
+    if found is not None:
+        return ApiProblem(400, f"the filter cannot run: {found}")
+    state = getattr(error.orig, "sqlstate", None) or ""
+    if (isinstance(error.orig, sqlite3.Error | OverflowError) and "too large" in str(error.orig)) or state[:2] == "22":
+        return ApiProblem(400, "the filter cannot run: a value in it is out of the database's range")
+    raise error
 
 
 def create(session: Session, parts: list[str], params: dict[str, str], body: Any, base: str) -> Outcome:
