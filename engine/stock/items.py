@@ -30,21 +30,26 @@ def _title(entity: Any, row: Any) -> str:
 class Catalog:
     """Items and warehouses of one posting, read once."""
 
-    def __init__(self, app: App, schema: Any, connection: Connection) -> None:
+    def __init__(self, app: App, schema: Any, connection: Connection, context: Any = None) -> None:
         self.app = app
         self.schema = schema
         self.connection = connection
+        self.context = context  # an EngineContext whose cache may hold the items already (formulas read them)
         self.items: dict[int, ItemRules] = {}
         self.warehouses: dict[int, str] = {}
 
-    def load(self, items: Iterable[int], warehouses: Iterable[int]) -> None:
+    def load(self, items: Iterable[int]) -> None:
         stock = self.app.stock
         assert stock is not None
         entity = self.app.entities[stock.item]
         wanted = sorted(set(items) - set(self.items))
-        if wanted:
+        cached = [self.context.fetch(stock.item, key) for key in wanted
+                  if self.context is not None and self.context.has(stock.item, key)]
+        wanted = sorted(set(wanted) - {row["id"] for row in cached})
+        if wanted or cached:
             table = self.schema.tables[stock.item]
-            for row in self.connection.execute(select(table).where(table.c.id.in_(wanted))).mappings():
+            fetched = self.connection.execute(select(table).where(table.c.id.in_(wanted))).mappings() if wanted else []
+            for row in [*cached, *fetched]:
                 valuation = row.get(stock.valuation_field) if stock.valuation_field else None
                 self.items[row["id"]] = ItemRules(
                     name=_title(entity, row),
@@ -53,15 +58,17 @@ class Catalog:
                     fifo=(valuation or stock.valuation) == "fifo",
                     negative_allowed=stock.negative_stock or bool(
                         stock.allow_negative_field and row.get(stock.allow_negative_field)))
-        wanted = sorted(set(warehouses) - set(self.warehouses))
-        if wanted:
-            table = self.schema.tables[stock.warehouse]
-            house = self.app.entities[stock.warehouse]
-            for row in self.connection.execute(select(table).where(table.c.id.in_(wanted))).mappings():
-                self.warehouses[row["id"]] = _title(house, row)
 
     def item(self, item_id: int) -> ItemRules:
         return self.items.get(item_id) or ItemRules(f"#{item_id}", False, None, False, False)
 
     def warehouse(self, warehouse_id: int) -> str:
-        return self.warehouses.get(warehouse_id, f"#{warehouse_id}")
+        """A warehouse's name, read when a message needs it (refusals only)."""
+        if warehouse_id not in self.warehouses:
+            stock = self.app.stock
+            assert stock is not None
+            table = self.schema.tables[stock.warehouse]
+            row = self.connection.execute(select(table).where(table.c.id == warehouse_id)).mappings().first()
+            self.warehouses[warehouse_id] = _title(self.app.entities[stock.warehouse], row) if row else \
+                f"#{warehouse_id}"
+        return self.warehouses[warehouse_id]

@@ -75,7 +75,7 @@ class Posting:
         self.balance_ids: list[int] = []
         self.batch_ids: list[int] = []
         self.positions = Positions(connection, self.stock, self.now)
-        self.catalog = Catalog(self.app, records.schema, connection)
+        self.catalog = Catalog(self.app, records.schema, connection, self.context)
         self.batches = Batches(connection, self.stock)
         self.fifo = FifoLayers(connection, self.stock)
         self.states: dict[tuple[int, int], PairState] = {}
@@ -94,8 +94,7 @@ class Posting:
             return
         if moves:
             ensure_open(self.connection, self.stock, min(move.posted_at for move in moves))
-        self.catalog.load({move.item for move in moves} | {hold.item for hold in holds},
-                          {move.warehouse for move in moves} | {hold.warehouse for hold in holds})
+        self.catalog.load({move.item for move in moves} | {hold.item for hold in holds})
         shelf_life = {item: rules.shelf_life_days for item, rules in self.catalog.items.items()}
         self.batches.resolve(moves, shelf_life, self.now)
         self.positions.lock({move.key for move in moves} | {(h.item, h.warehouse) for h in holds + follower},
@@ -278,7 +277,7 @@ class Posting:
         follower = reservations.follower_holds(self.connection, self.stock, self.app, self.entity, self.record, -1)
         if not entries and not own and not follower:
             return
-        self.catalog.load({entry.item for entry in entries}, {entry.warehouse for entry in entries})
+        self.catalog.load({entry.item for entry in entries})
         self.positions.lock({(entry.item, entry.warehouse) for entry in entries}
                             | {(hold.item, hold.warehouse) for hold in own + follower},
                             {(entry.item, entry.warehouse, entry.batch) for entry in entries if entry.batch})
@@ -339,9 +338,11 @@ class Posting:
     def _write(self) -> None:
         ledger = self.stock["ledger"]
         ids: list[int] = []
-        if self.ledger:
+        if self.ledger and self.fifo.new:  # new FIFO layers point at their ledger rows
             ids = list(self.connection.execute(ledger.insert().returning(ledger.c.id, sort_by_parameter_order=True),
                                                self.ledger).scalars())
+        elif self.ledger:
+            self.connection.execute(ledger.insert(), self.ledger)
         self.fifo.write(ids)
         self.balance_ids = self.positions.write()
         self.batch_ids = self.batches.add(self.batch_changes)
