@@ -296,12 +296,16 @@ def _conditions(session: Session, entity: Entity, record: Mapping[str, Any]) -> 
 
 async def new_form(request: Request) -> Response:
     session = service(request)
-    entity = _entity(session, request.path_params["entity"])
-    session.access.require(entity, "create")
-    preview = await run_in_threadpool(session.preview, entity.name, {})  # defaults, as a save would set them
-    view = build_view(request, session, entity, preview.record, new=True, hidden=preview.hidden,
-                      required=preview.required)
-    return form_page(request, view)
+
+    def run() -> Response:  # in a worker thread: the database is not waited for on the event loop
+        entity = _entity(session, request.path_params["entity"])
+        session.access.require(entity, "create")
+        preview = session.preview(entity.name, {})  # defaults, as a save would set them
+        view = build_view(request, session, entity, preview.record, new=True, hidden=preview.hidden,
+                          required=preview.required)
+        return form_page(request, view)
+
+    return await run_in_threadpool(run)
 
 
 async def show_record(request: Request) -> Response:
