@@ -208,3 +208,25 @@ def test_cancelling_a_count_reverses_its_adjustments(world):
                                   .order_by(ledger.c.id)).scalars().all()
     assert rows == [D("-1"), D("1")]  # the adjustment and its reversal; nothing deleted
 
+
+
+def test_keepers_count_their_own_warehouses_and_managers_approve_differences(world):
+    from engine.errors import PermissionDenied
+    from tests.service_helpers import make_user
+
+    world.receive("BOLT", 100)
+    world.receive("BOLT", 5, warehouse="B")
+    keeper = world.records.session(make_user(world.records, "laoli", "warehouse_keeper",
+                                             warehouses=[world.warehouses["A"]]))
+    manager = world.records.session(make_user(world.records, "laozhang", "stock_manager"))
+    with pytest.raises(PermissionDenied):
+        start_count(keeper, warehouse=world.warehouses["B"])
+    count = start_count(keeper, warehouse=world.warehouses["A"], values={"counted_by": "老李"})
+    line = count["lines"][0]["id"]
+    count = enter_counts(keeper, count["id"], {line: "90"}, version=count["version"])
+    with pytest.raises(ValidationFailed) as refused:
+        approve_variances(keeper, count["id"], [line], version=count["version"])
+    assert "read-only" in str(refused.value)
+    count = approve_variances(manager, count["id"], [line], version=count["version"])
+    count = submit_count(keeper, count["id"], version=count["version"])
+    assert count["docstatus"] == "submitted" and world.on_hand("BOLT") == D("90")
