@@ -43,7 +43,7 @@ class Transition:
     label: str
     comment: str  # none | optional | required
     missing: list[str]
-    cells: list[Any] = field(default_factory=list)  # inputs for the required fields still blank (forms.Cell)
+    cells: list[Any] = field(default_factory=list)  # inputs for the required fields still blank (formview.Cell)
 
 
 @dataclass
@@ -266,7 +266,7 @@ def _changes(entity: Entity, changes: Mapping[str, Any], locale: str,
 
 def _link_titles(session: Session, entity: Entity, entries: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
     """Names of the records the logged links point at (before and after), as the user may read them."""
-    from engine.web.forms import LinkTitles
+    from engine.web.formview import LinkTitles
 
     wanted: dict[str, set[int]] = {}
 

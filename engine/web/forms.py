@@ -10,7 +10,6 @@ or required_if requires now. Link fields search as the user types through `/look
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -18,243 +17,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dsl.model import Entity, EntityKind, Field, FieldType
+from dsl.model import Entity, EntityKind, FieldType
 from engine.errors import Conflict, FieldProblem, NotFound, ServiceError, ValidationFailed
 from engine.records import Session
-from engine.web import documents
 from engine.web.context import label, language, render, service
+from engine.web.formview import FormView, LinkTitles, build_view, editable_record, links_of
 from engine.web.i18n import label_locale
 from engine.web.widgets import (
-    TEXT_SUFFIX,
     Posted,
     display_text,
     input_text,
     read_form,
-    template_of,
     title_of,
 )
 
 LOOKUP_LIMIT = 20
-_TITLE_CHUNK = 100  # ids per query when naming linked records
-
-
-# --- what a template draws ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Cell:
-    """One field of the form (top-level or in a row), ready to draw."""
-
-    path: str
-    field: Field
-    label: str
-    text: str  # what its input holds
-    shown: str  # how it reads when not editable
-    editable: bool
-    required: bool = False
-    hidden: bool = False  # visible_if does not hold
-    errors: list[str] = field(default_factory=list)
-    options: list[tuple[str, str]] = field(default_factory=list)
-    lookup: str = ""  # links: where to search
-    chosen: list[tuple[int, str]] = field(default_factory=list)  # links: (id, title) of what is chosen
-    help: str = ""
-
-    @property
-    def template(self) -> str:
-        return template_of(self.field)
-
-    @property
-    def computed(self) -> bool:
-        return self.field.computed
-
-    @property
-    def numeric(self) -> bool:
-        return self.field.is_numeric
-
-
-@dataclass
-class Row:
-    index: int | str
-    id: int | None
-    cells: list[Cell]
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Table:
-    name: str
-    label: str
-    columns: list[Cell]  # the cells of a blank row: headers, and the row form.js adds
-    rows: list[Row]
-    editable: bool
-    required: bool
-    errors: list[str] = field(default_factory=list)
-    spare: Row | None = None  # a blank row to fill in without JavaScript
-
-
-@dataclass
-class FormView:
-    entity: Entity
-    record: Mapping[str, Any]
-    new: bool
-    editable: bool
-    cells: list[Cell]
-    tables: list[Table]
-    errors: list[str]  # problems of the whole record
-    title: str
-    action: str
-    compute_url: str
-    buttons: Any = None  # documents.Buttons
-    message: str = ""
-    version: int = 0  # optimistic locking: the version the user opened
-    state: str = ""  # the workflow's state, as the user reads it
-    status: str = ""  # the document's status, as the user reads it
-
-
-# --- building a view ---------------------------------------------------------------------------------------------
-
-
-class LinkTitles:
-    """Titles of linked records, fetched once per target entity through the service layer (so a record the
-    user may not read shows as its id only)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.titles: dict[tuple[str, int], str] = {}
-
-    def fetch(self, wanted: Mapping[str, set[int]]) -> dict[tuple[str, int], str]:
-        for target, ids in wanted.items():
-            entity = self.session.app.entities[target]
-            missing = sorted(key for key in ids if (target, key) not in self.titles)
-            if not missing or not self.session.access.allowed(entity, "read"):
-                continue
-            for start in range(0, len(missing), _TITLE_CHUNK):
-                chunk = missing[start:start + _TITLE_CHUNK]
-                page = self.session.list(target, filter=" OR ".join(f"id = {key}" for key in chunk),
-                                         limit=len(chunk))
-                for row in page.rows:
-                    self.titles[(target, row["id"])] = title_of(entity, row)
-        return self.titles
-
-
-def links_of(app: Any, entity: Entity, record: Mapping[str, Any]) -> dict[str, set[int]]:
-    """The ids each link of the record (and of its rows) points at, by target entity."""
-    wanted: dict[str, set[int]] = {}
-
-    def collect(owner: Entity, row: Mapping[str, Any]) -> None:
-        for name, spec in owner.fields.items():
-            value = row.get(name)
-            if spec.type is FieldType.LINK and value not in (None, []):
-                for key in value if isinstance(value, list) else [value]:
-                    if isinstance(key, int):
-                        wanted.setdefault(str(spec.link), set()).add(key)
-            elif spec.type is FieldType.TABLE:
-                for child_row in value or ():
-                    collect(app.entities[spec.table or ""], child_row)
-
-    collect(entity, record)
-    return wanted
-
-
-def editable_record(session: Session, entity: Entity, record: Mapping[str, Any], new: bool) -> bool:
-    if new:
-        return session.access.allowed(entity, "create")
-    if entity.is_document and record.get("docstatus") != "draft":
-        return False
-    return session.access.allowed(entity, "write")
-
-
-def build_view(request: Request, session: Session, entity: Entity, record: Mapping[str, Any], *, new: bool,
-               problems: Iterable[FieldProblem] = (), texts: Mapping[str, str] | None = None,
-               hidden: frozenset[str] = frozenset(), required: frozenset[str] | None = None,
-               message: str = "") -> FormView:
-    """The form of `record`; after a refused post, `texts` are what the user typed and `problems` why."""
-    app = session.app
-    locale = label_locale(language(request))
-    editable = editable_record(session, entity, record, new)
-    errors: dict[str, list[str]] = {}
-    for problem in problems:
-        errors.setdefault(problem.field, []).append(problem.message)
-    titles = LinkTitles(session).fetch(links_of(app, entity, record))
-    texts = texts or {}
-    state_field = session.records.workflows.state_field(entity)
-
-    def cell(owner: Entity, spec: Field, path: str, row: Mapping[str, Any], row_editable: bool) -> Cell:
-        value = row.get(spec.name)
-        access = session.access.field_access(owner.name, spec.name)
-        may_edit = row_editable and not spec.computed and not spec.read_only and access != "read_only" \
-            and spec.name != state_field
-        shown = display_text(spec, value, locale, titles)
-        text = texts.get(path, input_text(spec, value))
-        chosen: list[tuple[int, str]] = []
-        if spec.type is FieldType.LINK:
-            ids = value if isinstance(value, list) else ([value] if isinstance(value, int) else [])
-            chosen = [(key, titles.get((str(spec.link), key), f"#{key}")) for key in ids]
-            text = texts.get(path + TEXT_SUFFIX, ", ".join(title for _, title in chosen) if not spec.many else "")
-        is_required = path in required if required is not None else spec.required
-        return Cell(path=path, field=spec, label=spec.label.get(locale) or spec.name, text=text, shown=shown,
-                    editable=may_edit, required=is_required, hidden=path in hidden or (
-                        not may_edit and spec.visible_if is not None and shown == ""),
-                    errors=errors.get(path, []),
-                    options=[(choice.value, choice.label.get(locale) or choice.value) for choice in spec.options],
-                    lookup=f"/lookup/{spec.link}" if spec.link else "", chosen=chosen,
-                    help=spec.help.get(locale) if spec.help else "")
-
-    cells: list[Cell] = []
-    tables: list[Table] = []
-    for name, spec in entity.fields.items():
-        if session.access.field_access(entity.name, name) == "hidden":
-            continue
-        if spec.type is not FieldType.TABLE:
-            cells.append(cell(entity, spec, name, record, editable))
-            continue
-        child = app.entities[spec.table or ""]
-        shown_fields = [f for n, f in child.fields.items() if session.access.field_access(child.name, n) != "hidden"]
-        rows = []
-        for index, row in enumerate(record.get(name) or ()):
-            path = f"{name}[{index}]"
-            rows.append(Row(index, row.get("id"), [cell(child, f, f"{path}.{f.name}", row, editable)
-                                                    for f in shown_fields], errors.get(path, [])))
-        columns = [cell(child, f, f"{name}[__i__].{f.name}", {}, editable) for f in shown_fields]
-        spare = None
-        if editable:
-            spare_index = len(rows)
-            spare = Row(spare_index, None, [cell(child, f, f"{name}[{spare_index}].{f.name}", {}, editable)
-                                            for f in shown_fields])
-        tables.append(Table(name, spec.label.get(locale) or name, columns, rows, editable,
-                            name in required if required is not None else spec.required,
-                            errors.get(name, []), spare))
-    known = {c.path for c in cells} | {t.name for t in tables}
-    known |= {c.path for t in tables for r in t.rows for c in r.cells} | {f"{t.name}[{r.index}]" for t in tables
-                                                                         for r in t.rows}
-    record_errors = [message for path, messages in errors.items() if path not in known for message in
-                     (messages if path == "" else [f"{path}: {m}" for m in messages])]
-    base = f"/e/{entity.name}"
-    view = FormView(entity=entity, record=record, new=new, editable=editable, cells=cells, tables=tables,
-                    errors=record_errors, title=entity.label.get(locale) or entity.name,
-                    action=f"{base}/new" if new else f"{base}/{record['id']}",
-                    compute_url=f"{base}/compute" if new else f"{base}/{record['id']}/compute", message=message,
-                    version=record.get("version") or 0)
-    if not new:
-        named = record.get("doc_no") or not entity.is_document
-        view.title = f"{view.title} {title_of(entity, record) if named else _draft_title(request, record)}"
-        view.buttons = documents.buttons(session, entity, record, locale)
-        for step in view.buttons.transitions:  # the fields a transition requires that are still blank
-            step.cells = [cell(entity, entity.fields[name], name, record, True) for name in step.missing
-                          if name in entity.fields]
-        plan = session.records.workflows.of(entity)
-        if plan is not None:
-            state = plan.workflow.states.get(record.get(plan.field) or "")
-            view.state = state.label.get(locale) if state else str(record.get(plan.field) or "")
-        if entity.is_document:
-            view.status = documents.status_label(request, record.get("docstatus"))
-    return view
-
-
-def _draft_title(request: Request, record: Mapping[str, Any]) -> str:
-    from engine.web.context import gettext
-
-    return gettext(request, "draft") + f" #{record['id']}"
 
 
 # --- pages --------------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from dsl.model import Entity, FieldType, PrintFormat
 from engine.errors import NotFound, ServiceError
 from engine.records import Session
 from engine.web.context import language, render, service
+from engine.web.formview import links_of
 from engine.web.i18n import label_locale
 from engine.web.widgets import display_text, title_of
 
@@ -38,8 +39,6 @@ def qr_svg(text: str) -> Markup:
 
 def linked_records(session: Session, entity: Entity, record: Mapping[str, Any]) -> dict[tuple[str, int], Any]:
     """The records the document's links (and its rows' links) point at, as the user may read them."""
-    from engine.web.forms import links_of
-
     found: dict[tuple[str, int], Any] = {}
     for target, ids in links_of(session.app, entity, record).items():
         if not session.access.allowed(session.app.entities[target], "read"):
