@@ -94,3 +94,14 @@ def test_fifo_items_refuse_a_movement_dated_before_later_ones(stock):
         stock.receive(main, (bolt, 10, "1.00"), date=day(-5))
     assert "先进先出" in str(refused.value)
     assert stock.on_hand(bolt, main) == D(10)
+
+
+def test_cancelling_a_revalued_issue_reverses_its_new_value(stock):
+    bolt, main = stock.item("B1"), stock.warehouse("WH1")
+    stock.receive(main, (bolt, 10, "1.00"), date=day(-10))
+    issue = stock.issue(main, (bolt, 5), date=day(-5))
+    stock.receive(main, (bolt, 10, "4.00"), date=day(-7))
+    stock.cancel("stock_issue", issue)
+    original, reversal = entries(stock, bolt, "stock_issue")
+    assert (reversal["reverses"], reversal["value_change"]) == (original["id"], D("12.50"))
+    assert (stock.on_hand(bolt, main), stock.value(bolt, main)) == (D(20), D("50.00"))

@@ -156,3 +156,18 @@ def test_posting_fires_change_alerts_on_the_balances_it_moved(stock):
     assert episodes() == 1
     stock.receive(main, (bolt, 10, "1"))
     assert episodes() == 0
+
+
+def test_fifo_transfer_carries_the_layers_cost_and_cancel_restores_both_warehouses(stock):
+    bolt, main, branch = stock.item("B1", valuation="fifo"), stock.warehouse("WH1"), stock.warehouse("WH2")
+    stock.receive(main, (bolt, 2, "1.00"), (bolt, 2, "4.00"))
+    transfer = stock.transfer(main, branch, (bolt, 3))
+    assert (stock.value(bolt, main), stock.value(bolt, branch)) == (D("4.00"), D("6.00"))
+    stock.cancel("stock_transfer", transfer)
+    assert (stock.on_hand(bolt, main), stock.on_hand(bolt, branch)) == (D(4), D(0))
+    assert (stock.value(bolt, main), stock.value(bolt, branch)) == (D("10.00"), D("0.00"))
+    transfer = stock.transfer(main, branch, (bolt, 1))
+    stock.issue(branch, (bolt, 1))
+    assert stock.ledger(bolt)[-1]["value_change"] == D("-4.00")  # the branch's layer holds the carried cost
+    with pytest.raises(NotEnoughStock):
+        stock.cancel("stock_transfer", transfer)  # what it brought has left the branch

@@ -41,7 +41,8 @@ class Move:
     carried_from: Move | None = None  # the in-leg of a transfer: valued at the out-leg's cost
     value: Decimal = Decimal(0)  # signed value change, once valued
     rate: Decimal | None = None  # unit cost, once valued
-    legs: list[Move] = field(default_factory=list)  # an out-move split over batches (FEFO)
+    # what an out-move took, once valued: (batch id or 0, qty, value change, unit cost) per batch (FEFO splits)
+    legs: list[tuple[int, Decimal, Decimal, Decimal]] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[int, int]:

@@ -81,7 +81,6 @@ class Posting:
         self.states: dict[tuple[int, int], PairState] = {}
         self.ledger: list[dict[str, Any]] = []
         self.batch_changes: dict[int, Decimal] = defaultdict(Decimal)
-        self.released: dict[tuple[int, int], Decimal] = defaultdict(Decimal)  # freed by this document
 
     # --- submit ---------------------------------------------------------------------------------------
 
@@ -102,7 +101,6 @@ class Posting:
         later = backdate.later_pairs(self.connection, self.stock, moves, self.now)
         for hold in follower:  # what the source reserved for these lines is this document's to take
             self.positions.change(hold.item, hold.warehouse, 0, reserved=hold.qty)
-            self.released[(hold.item, hold.warehouse)] -= hold.qty
         for move in moves:
             self._move(move, later)
         for hold in holds:
