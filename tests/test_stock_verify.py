@@ -114,3 +114,35 @@ def test_an_entry_changed_inside_a_closed_month_is_found(world: FoodWorld) -> No
     period = next(p for p in problems if p.check == "period_value")
     assert (period.expected, period.found) == (Decimal("33.00"), Decimal("30.00"))
     assert "结账至 2026-09-30 时冻结的金额 30 与台账 33 不符" in period.message
+
+
+@pytest.mark.both_dbs
+def test_reservations_held_and_partly_released_add_up_and_a_lost_release_is_found(db_engine) -> None:
+    from engine.context import Clock
+    from engine.migrate import migrate
+    from engine.records import Records
+    from engine.stock.verify import verify
+    from tests.stock_count_helpers import build_world, mfg_app
+
+    app = mfg_app()
+    records = Records(app, db_engine, clock=Clock(app.timezone, fixed=dt.datetime(2026, 11, 20, 9)))
+    migrate(app, db_engine)
+    world = build_world(records)
+    world.receive("BOLT", 100)
+    session = world.session
+    picking = session.create("production_picking", {"warehouse": world.warehouses["A"],
+                                                    "lines": [{"item": world.items["BOLT"], "qty": "30"}]}, submit=True)
+    issue = session.make_from("production_issue", "production_picking", picking["id"])
+    issue = session.update("production_issue", issue["id"], {"lines": [{**issue["lines"][0], "qty": "10"}]},
+                           version=issue["version"])
+    session.submit("production_issue", issue["id"], version=issue["version"])
+
+    def problems() -> set[tuple]:
+        with db_engine.connect() as connection:
+            return {(p.check, p.expected, p.found) for p in verify(connection, app, records.schema).problems}
+
+    assert problems() == set()  # 30 reserved, 10 issued from the picking: 20 still held, on hand 90
+    reservation = records.schema.stock["reservation"]
+    with db_engine.begin() as connection:
+        connection.execute(update(reservation).values(released=Decimal(0)))
+    assert problems() == {("reserved", Decimal(30), Decimal(20))}
