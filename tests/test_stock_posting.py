@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from engine.stock.refusals import NotEnoughStock
+from engine.stock.refusals import NotEnoughStock, StockRefused
 from tests.service_helpers import NOW, problems
 from tests.stock_helpers import D
 
@@ -171,3 +171,14 @@ def test_fifo_transfer_carries_the_layers_cost_and_cancel_restores_both_warehous
     assert stock.ledger(bolt)[-1]["value_change"] == D("-4.00")  # the branch's layer holds the carried cost
     with pytest.raises(NotEnoughStock):
         stock.cancel("stock_transfer", transfer)  # what it brought has left the branch
+
+
+def test_quantities_beyond_what_the_ledger_holds_and_negative_costs_are_refused_by_line(stock):
+    bolt, main = stock.item("B1"), stock.warehouse("WH1")
+    with pytest.raises(StockRefused) as refused:
+        stock.adjust(main, (bolt, "1000000000000"))
+    assert list(problems(refused.value)) == ["lines[0].qty"]
+    with pytest.raises(StockRefused) as refused:
+        stock.receive(main, (bolt, "1", "-2"))
+    assert problems(refused.value) == {"lines[0].unit_cost": "单位成本不能为负（-2）"}
+    assert stock.ledger(bolt) == []

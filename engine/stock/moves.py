@@ -17,6 +17,8 @@ from dsl.model import Entity, Formula, StockEffect
 from engine.context import EngineContext
 from engine.errors import FieldProblem
 
+MAX_QTY = Decimal(10) ** 12
+
 
 @dataclass(slots=True)
 class Move:
@@ -95,6 +97,10 @@ class MoveReader:
             return
         if qty < 0:
             self.problems.append(FieldProblem(f"{path}.qty", f"cannot move a negative quantity ({qty})"))
+            return
+        if qty >= MAX_QTY:  # the ledger keeps 12 digits before the point
+            self.problems.append(FieldProblem(f"{path}.qty", f"{qty} is more than stock can hold (at most "
+                                                             f"{MAX_QTY - 1} in one movement)"))
             return
         for key in ("item", "warehouse") + (("to_warehouse",) if effect.direction == "transfer" else ()):
             if value[key] is None:

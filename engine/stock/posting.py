@@ -37,6 +37,8 @@ from engine.stock.positions import Positions
 from engine.stock.refusals import NotEnoughStock, StockRefused, Wording
 from engine.stock.valuation import ZERO, FifoLayers, PairState, money
 
+MAX_VALUE = Decimal(10) ** 16  # the ledger keeps 16 digits of money before the point
+
 __all__ = ["NotEnoughStock", "StockRefused", "post_document", "reverse_document"]
 
 
@@ -164,7 +166,11 @@ class Posting:
             return
         state = self.state(move.item, move.warehouse)
         rate = Decimal(move.unit_cost) if move.unit_cost is not None else state.rate()
-        self._entry(move, move.batch or 0, move.qty, money(move.qty * rate), rate, rules)
+        value = money(move.qty * rate)
+        if abs(value) >= MAX_VALUE or rate < 0:
+            self.problems.append(FieldProblem(f"{move.path}.unit_cost", self.words.bad_cost(value, rate)))
+            return
+        self._entry(move, move.batch or 0, move.qty, value, rate, rules)
 
     def _issue(self, move: Move, rules: Any) -> None:
         item, warehouse, name = move.item, move.warehouse, rules.name

@@ -78,3 +78,9 @@ class Wording:
             self.locale, f"物料 {item} 按先进先出计价，不能补录早于其后已有出入库的单据；请使用今天的日期",
             f"{item} is valued first in, first out: a movement dated before later ones cannot be entered; "
             "use today's date"))
+
+    def bad_cost(self, value: Decimal, rate: Decimal) -> str:
+        if rate < 0:
+            return say(self.locale, f"单位成本不能为负（{_n(rate)}）", f"the unit cost cannot be negative ({_n(rate)})")
+        return say(self.locale, f"金额 {_n(value)} 超出库存金额的上限",
+                   f"{_n(value)} is more than a stock value can be")
