@@ -280,3 +280,40 @@ def test_what_an_input_shows_reads_back_as_the_same_value(data) -> None:
         scale = field.scale if field.scale is not None else 2
         value = data.draw(st.decimals(min_value=-10**6, max_value=10**6, places=scale, allow_nan=False))
     assert coerce(field, input_text(field, value)) == value
+
+
+def test_master_data_with_every_kind_of_input_is_created_and_changed_through_the_form(db_engine) -> None:
+    web = Web(start_on(db_engine))  # the SHOP of web_helpers: text, link, money, choice, bool, date, long text
+    web.user("lin", "clerk")
+    category = web.started.records.system().create("category", {"code": "C1", "name": "饮料"})["id"]
+    web.login("lin")
+    form = web.get("/e/item/new")
+    assert re.search(r'<input type="checkbox" id="f-active" name="active"[^>]* value="true" checked>', form.text)
+    assert '<option value="east">华东</option>' in form.text and 'type="date"' in form.text
+
+    response = send(web, "/e/item/new", {"code": "A1", "name": "可乐", "category__text": "饮料", "price": "3.5",
+                                         "area": "east", "active": ["false", "true"], "since": "2026-03-01",
+                                         "note": "<b>冰</b>"})
+    assert response.status_code == 303, visible_text(response.text)[:800]
+    item_id = int(response.headers["location"].rsplit("/", 1)[1])
+    item = web.started.records.system().get("item", item_id)
+    assert (item["category"], item["price"], item["area"], item["active"], str(item["since"]), item["note"]) == (
+        category, Decimal("3.50"), "east", True, "2026-03-01", "<b>冰</b>")
+    page = web.get(f"/e/item/{item_id}")
+    assert "&lt;b&gt;冰&lt;/b&gt;" in page.text and "<b>冰</b>" not in page.text  # text is escaped, never markup
+
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    send(web, f"/e/item/{item_id}", {"version": version, "active": "false", "area": ""})  # the box unticked
+    item = web.started.records.system().get("item", item_id)
+    assert (item["active"], item["area"], item["name"]) == (False, None, "可乐")
+    web.close()
+
+
+def test_the_form_speaks_the_users_language(shop: Shop) -> None:
+    web = shop.web
+    web.login("cai")
+    web.client.cookies.set("jxc_lang", "en")
+    page = web.get("/e/purchase_order/new")
+    text = visible_text(page.text)
+    assert "Supplier" in text and "Unit price (excl. VAT)" in text and "Save" in text
+    assert "供应商" not in text
