@@ -317,3 +317,39 @@ def test_the_form_speaks_the_users_language(shop: Shop) -> None:
     text = visible_text(page.text)
     assert "Supplier" in text and "Unit price (excl. VAT)" in text and "Save" in text
     assert "供应商" not in text
+
+
+TAGS = """
+name: tags
+title: 标签
+entities:
+  tag:
+    label: 标签
+    key: name
+    fields:
+      name: {type: string, required: true}
+  product:
+    label: 产品
+    key: code
+    fields:
+      code: {type: string, required: true}
+      tags: {type: link, link: tag, many: true, label: 标签}
+"""
+
+
+def test_a_many_link_keeps_the_ticked_records_and_adds_one_typed_by_name(db_engine) -> None:
+    web = Web(start_on(db_engine, app_folder(TAGS)))
+    web.user("boss", "admin")
+    system = web.started.records.system()
+    hot, new, cheap = (system.create("tag", {"name": name})["id"] for name in ("热销", "新品", "特价"))
+    web.login("boss")
+    response = send(web, "/e/product/new", {"code": "P1", "tags": ["", str(hot), str(new)]})
+    product = int(response.headers["location"].rsplit("/", 1)[1])
+    assert sorted(system.get("product", product)["tags"]) == sorted([hot, new])
+    page = web.get(f"/e/product/{product}")
+    assert re.search(rf'<input type="checkbox" name="tags" value="{hot}" checked> 热销', page.text)
+
+    # 新品 unticked (only the blank marker and 热销 are posted), 特价 typed by name
+    send(web, f"/e/product/{product}", {"version": "1", "tags": ["", str(hot)], "tags__text": "特价"})
+    assert sorted(system.get("product", product)["tags"]) == sorted([hot, cheap])
+    web.close()
