@@ -97,10 +97,10 @@ class FoodWorld:
             return verify(connection, self.records.app, self.records.schema)
 
 
-def build_food_world(engine: Engine, *, plugins: Any = None) -> FoodWorld:
+def build_food_world(engine: Engine, *, plugins: Any = None, app: App | None = None) -> FoodWorld:
     """Warehouses A and B (ambient), items FLOUR and SUGAR (batches, 270 days shelf life), supplier S1,
-    customers C1 and C2; the clock at TODAY."""
-    app = food_app()
+    customers C1 and C2; the clock at TODAY. `app`: apps/food, or a variant of it."""
+    app = app or food_app()
     records = Records(app, engine, plugins=plugins,
                       clock=Clock(app.timezone, fixed=dt.datetime.combine(TODAY, dt.time(9, 0))))
     migrate(app, engine)

@@ -4,13 +4,15 @@ tests/stock_services_helpers.py), and what a user without the right to see costs
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from decimal import Decimal
 
 import pytest
 
-from engine.errors import InvalidQuery, PermissionDenied
+from dsl.loader import load_app
+from engine.errors import InvalidQuery, NotFound, PermissionDenied
 from engine.stock.reports import StockReports
-from tests.service_helpers import make_user
+from tests.service_helpers import APPS, make_user
 from tests.stock_services_helpers import FoodWorld, build_food_world, trade_september_october
 
 D = dt.date
@@ -68,6 +70,8 @@ def test_the_item_ledger_runs_the_quantity_on_from_the_opening_balance(traded: F
     assert _pick(in_a.rows, "qty_after") == [(Decimal(100),), (Decimal(80),)]
     everything = reports.item_ledger(traded.items["SUGAR"], limit=2)
     assert everything.opening == 0 and everything.more
+    with pytest.raises(NotFound, match="there is no item with id 999"):
+        reports.item_ledger(999)
     assert _pick(everything.rows, "qty", "qty_after", "reverses") == [
         (Decimal(10), Decimal(10), None), (Decimal(-4), Decimal(6), None)]
 
@@ -149,3 +153,43 @@ def test_a_keeper_who_may_not_see_costs_gets_quantities_only_and_a_stranger_noth
     stranger = StockReports(traded.records.session(make_user(traded.records, "zhao")))
     with pytest.raises(PermissionDenied):
         stranger.balances()
+
+
+FENCED_ROLE = """
+roles:
+  keeper_a:
+    label: A 库库管
+    permissions:
+      item: read
+      warehouse: read
+      goods_receipt: read
+    rows:
+      warehouse: code = "A"
+"""
+
+
+@pytest.fixture(scope="module")
+def fenced_app(tmp_path_factory):
+    """apps/food plus a role that sees warehouse A only (a row rule on the warehouse entity)."""
+    root = tmp_path_factory.mktemp("apps")
+    (root / "modules").symlink_to(APPS / "modules")
+    folder = root / "fenced"
+    shutil.copytree(APPS / "food", folder)
+    (folder / "fenced.yaml").write_text(FENCED_ROLE, encoding="utf-8")
+    return load_app(folder)
+
+
+@pytest.mark.both_dbs
+def test_row_rules_on_warehouses_limit_every_report_to_what_the_user_may_see(db_engine, fenced_app) -> None:
+    world = build_food_world(db_engine, app=fenced_app)
+    trade_september_october(world)
+    reports = StockReports(world.records.session(make_user(world.records, "zhou", "keeper_a")))
+    assert _pick(reports.balances(), "item_code", "warehouse_code", "on_hand") == [
+        ("FLOUR", "A", Decimal(80)), ("SUGAR", "A", Decimal(10))]
+    assert reports.stock_value().total == Decimal("376.66")  # 346.66 + 30.00: B's 86.67 is not theirs
+    assert reports.stock_value(on_date=D(2026, 10, 31)).total == Decimal("376.66")
+    ledger = reports.item_ledger(world.items["FLOUR"], start=D(2026, 10, 6))
+    assert ledger.opening == Decimal(120)  # B held nothing before 10-06
+    assert _pick(ledger.rows, "warehouse_code", "qty_after") == [("A", Decimal(100)), ("A", Decimal(80))]
+    assert _pick(reports.slow_movers(43), "warehouse_code", "item_code") == [("A", "SUGAR")]
+    assert [row["item_code"] for row in reports.turnover(D(2026, 10, 1), D(2026, 10, 31)).rows] == ["FLOUR", "SUGAR"]

@@ -319,7 +319,9 @@ class StockReports:
         return {(row.item, row.warehouse) for row in connection.execute(pairs)}
 
     def _require_visible_item(self, connection: Connection, item: int) -> None:
-        if not self.session.access.can_see(connection, self.item_entity, item):
+        table = self.schema.tables[self.item_entity.name]
+        exists = connection.execute(select(table.c.id).where(table.c.id == item)).first() is not None
+        if not exists or not self.session.access.can_see(connection, self.item_entity, item):
             raise NotFound(f"there is no {self.item_entity.name} with id {item}")
 
     def _may_read_costs(self) -> bool:
