@@ -3,7 +3,8 @@
 
 A print format's template (from the app's YAML) is rendered in the sandbox its check compiled it in, with `doc`
 (the record as the user may see it, links as the linked records: `doc.customer.name`, rows under their table
-name), `qr` (the document number as a QR code, inline SVG), `app` and `printed_at`. Print CSS comes from the
+name), `qr` (the document number as a QR code, inline SVG), `app` and `entity` (name and title or label) and
+`printed_at`. Print CSS comes from the
 template; jxc's layout (templates/print.html) sets the paper size of the format.
 """
 
@@ -90,7 +91,9 @@ def print_page(request: Request, session: Session, entity_name: str, record_id: 
         doc = printable(session, entity, record, linked)
         try:
             template = print_environment().from_string(fmt.template_source)
-            html = template.render(doc=doc, qr=qr, app=session.app, printed_at=printed_at, entity=entity)
+            html = template.render(doc=doc, qr=qr, printed_at=printed_at, app={
+                "name": session.app.name, "title": session.app.title.get(locale)},
+                entity={"name": entity.name, "label": entity.label.get(locale)})  # data only, not the model
         except TemplateError as error:  # a template that fails on this record's data: say so, not a trace
             raise ServiceError(f"print format {fmt.name} ({fmt.template}) cannot print this record: {error}"
                                ) from None
