@@ -47,6 +47,8 @@ def test_balances_by_item_by_warehouse_and_by_batch(traded: FoodWorld) -> None:
         ("面粉", "F1", Decimal(50), Decimal("183.33")), ("面粉", "F2", Decimal(50), Decimal("250.00")),
         ("白糖", "S1", Decimal(10), Decimal("30.00"))]
     assert by_batch[0]["expiry"] == D(2026, 9, 10) + dt.timedelta(days=300)
+    assert _pick(reports.balances(by=["batch"]), "batch_no", "item_code", "on_hand") == [
+        ("F1", "FLOUR", Decimal(50)), ("F2", "FLOUR", Decimal(50)), ("S1", "SUGAR", Decimal(10))]
     assert _pick(reports.balances(by=["warehouse"], warehouse=traded.warehouses["B"]), "warehouse_name", "on_hand") \
         == [("仓库B", Decimal(20))]
     with pytest.raises(InvalidQuery, match="not shelf"):
