@@ -70,3 +70,37 @@ def test_printing_needs_the_right_to_read_and_an_existing_format(shop: Shop) -> 
     shop.web.login("shou")
     missing = shop.web.get(f"/e/sales_order/{order['id']}/print/no_such_format")
     assert missing.status_code == 404 and "sales_order_a4" in missing.text
+
+
+def test_a_print_template_that_fails_on_the_data_says_so_without_a_trace(db_engine, tmp_path) -> None:
+    from tests.web_helpers import Web, start_on
+
+    folder = tmp_path / "app"
+    (folder / "templates").mkdir(parents=True)
+    (folder / "templates" / "note.html").write_text("<h1>{{ doc.title }}</h1>{{ doc.qty / 0 }}", encoding="utf-8")
+    (folder / "app.yaml").write_text("""
+name: notes
+title: 便条
+entities:
+  note:
+    label: 便条
+    key: title
+    fields:
+      title: {type: string, required: true}
+      qty: int
+print_formats:
+  note_print:
+    entity: note
+    label: 便条
+    template: templates/note.html
+    default: true
+""", encoding="utf-8")
+    web = Web(start_on(db_engine, folder))
+    web.user("boss", "admin")
+    note = web.started.records.system().create("note", {"title": "甲", "qty": 3})
+    web.login("boss")
+    page = web.get(f"/e/note/{note['id']}/print")
+    assert page.status_code == 400
+    assert "print format note_print (templates/note.html) cannot print this record: ZeroDivisionError" in page.text
+    assert "Traceback" not in page.text
+    web.close()

@@ -94,8 +94,9 @@ def print_page(request: Request, session: Session, entity_name: str, record_id: 
             html = template.render(doc=doc, qr=qr, printed_at=printed_at, app={
                 "name": session.app.name, "title": session.app.title.get(locale)},
                 entity={"name": entity.name, "label": entity.label.get(locale)})  # data only, not the model
-        except TemplateError as error:  # a template that fails on this record's data: say so, not a trace
-            raise ServiceError(f"print format {fmt.name} ({fmt.template}) cannot print this record: {error}"
+        except Exception as error:  # the app author's template failed on this record's data: say so, not a trace
+            what = str(error) if isinstance(error, TemplateError) else f"{type(error).__name__}: {error}"
+            raise ServiceError(f"print format {fmt.name} ({fmt.template}) cannot print this record: {what}"
                                ) from None
         return HTMLResponse(html)
     titles = {key: title_of(session.app.entities[key[0]], row) for key, row in linked.items()}
