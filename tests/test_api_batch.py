@@ -44,7 +44,7 @@ def test_a_conflict_comes_back_for_its_operation_and_the_others_still_apply(api)
     assert admin.patch(f"/api/item/{item['id']}", json={"version": 1, "name": "别人改的"}).status_code == 200
     batch = {"operations": [
         {"key": "k1", "method": "PATCH", "path": f"/api/item/{item['id']}", "body": {"version": 1, "name": "我改的"}},
-        {"key": "k2", "method": "POST", "path": "/api/item", "body": {"code": "Y", "name": "新"}},
+        {"key": "k2", "method": "POST", "path": "item", "body": {"code": "Y", "name": "新"}},  # relative to /api
         {"key": "k3", "method": "POST", "path": "/api/item", "body": {"code": "Z"}},
         {"key": "k4", "method": "DELETE", "path": "/api/item/999"},
     ]}

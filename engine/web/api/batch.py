@@ -95,9 +95,12 @@ def apply_once(started: Started, user: CurrentUser, key: str, method: str, path:
                base: str) -> tuple[Outcome, bool]:
     """The operation's answer, and whether it is a stored one (a replay)."""
     split = urlsplit(path)
-    parts = [part for part in split.path.split("/") if part]
-    if parts[:1] == [base.strip("/")]:
-        parts = parts[1:]
+    local = split.path
+    for prefix in (base.rstrip("/") + "/", "/api/"):  # "/api/item/5" or "item/5" (also behind a proxy's prefix)
+        if local.startswith(prefix):
+            local = local[len(prefix):]
+            break
+    parts = [part for part in local.split("/") if part]
     query = parse_qsl(split.query, keep_blank_values=True)
     if method == "GET":  # a read changes nothing: answered afresh each time, never stored
         return execute(started.records.session(user), method, parts, query, body, base), False
