@@ -145,6 +145,29 @@ def test_default_title_and_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert dashboard.roles == ()
 
 
+def test_widget_over_the_rows_of_a_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items ranked by what was sold of them: the widget queries the order lines and reaches the order through
+    `parent`."""
+    _write(tmp_path, monkeypatch, """\
+        dashboards:
+          sales:
+            widgets:
+              - type: bar
+                title: 畅销商品
+                entity: sales_order_lines
+                filter: parent.docstatus = "submitted" AND YEAR(parent.order_date) = YEAR(TODAY())
+                group_by: {item: item}
+                values: {amount: SUM(amount), qty: SUM(qty)}
+                sort: -amount
+                limit: 10
+        """)
+    top = load_app("apps/shop").dashboards["sales"].widgets[0]
+    assert top.entity == "sales_order_lines"
+    assert top.group_by["item"].type.entity == "item"
+    assert top.values["amount"].type.is_number and top.values["qty"].type.is_number
+    assert top.filter is not None and "parent.order_date" in top.filter.source
+
+
 def test_stock_entities_need_stock_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "apps" / "shop"
@@ -168,9 +191,12 @@ CASES = [
                  "bos]", "dashboard d: roles: there is no role 'bos'", id="unknown-role"),
     pytest.param(_dashboard("- {type: metric, entity: sales_ordr, values: {n: COUNT()}}"),
                  "sales_ordr", "dashboard d, widget 1: there is no entity 'sales_ordr'", id="unknown-entity"),
-    pytest.param(_dashboard("- {type: metric, entity: sales_order_lines, values: {n: COUNT()}}"),
-                 "sales_order_lines", "dashboard d, widget 1: sales_order_lines holds the rows of sales_order.lines, "
-                 "not records of their own", id="child-entity"),
+    pytest.param(_dashboard("- {type: table, entity: sales_order_lines, filter: parent.docstatu = \"submitted\", "
+                            "group_by: {i: item}, values: {n: COUNT()}}"),
+                 "docstatu =", "sales_order has no field 'docstatu'", id="child-entity-parent-typo"),
+    pytest.param(_dashboard("- {type: table, entity: sales_order_lines, group_by: {i: item}, "
+                            "values: {n: SUM(total)}}"),
+                 "total)", "sales_order_lines has no field 'total'", id="child-entity-own-fields"),
     pytest.param(_dashboard("- {type: metric, entity: user, values: {n: COUNT()}}"),
                  "user", "dashboard d, widget 1: user is kept by jxc itself and cannot be queried here",
                  id="system-entity"),

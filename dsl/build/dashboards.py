@@ -5,6 +5,10 @@ one record), `group_by` names the groups (each a formula giving one value per re
 `MONTH(order_date)`, an aging bucket with IFS) and `values` names what is computed for each group, over the
 group's records (`SUM(total)`, `COUNT()`, `AVG(price, qty > 0)`). `sort` names a group or value, `-` first
 for descending, and `limit` keeps the first rows ("top 10 sellers").
+
+A widget may also query the rows of a document's table (`sales_order_lines`, the entity of the table `lines`):
+its formulas see the row's fields and the document's through `parent` (`parent.docstatus = "submitted"`), so
+items can be ranked by what was sold of them.
 """
 
 from __future__ import annotations
@@ -47,26 +51,25 @@ def _dashboard(ctx: BuildContext, name: str, raw: Raw) -> Dashboard | None:
 
 
 def queried_entity(ctx: BuildContext, raw: Raw, what: str) -> EntityShape | None:
-    """The entity a widget queries: a top-level entity of the app, or stock balances and batches."""
+    """The entity a widget queries: an entity of the app (the rows of a table too), or stock balances and
+    batches."""
     name = raw.data
     if not isinstance(name, str):
         return None
-    pool = {n: s for n, s in ctx.top_entities().items() if not s.system or n in QUERYABLE_SYSTEM}
+    pool = {n: s for n, s in ctx.shapes.items() if not s.system or n in QUERYABLE_SYSTEM}
     shape = pool.get(name)
     if shape is None:
         other = ctx.shapes.get(name)
         if name in QUERYABLE_SYSTEM:
             ctx.report(raw, f"{what}: {name} exists only when the app keeps stock",
                        hint="add stock: {item: item, warehouse: warehouse} to app.yaml")
-        elif other is not None and other.kind is EntityKind.CHILD:
-            ctx.report(raw, f"{what}: {name} holds the rows of {other.parent}.{other.parent_field}, not records "
-                       "of their own", hint=f"query {other.parent} instead")
         elif other is not None and other.system:
             ctx.report(raw, f"{what}: {name} is kept by jxc itself and cannot be queried here")
         else:
             ctx.report(raw, f"{what}: there is no entity '{name}'", hint=did_you_mean(name, pool))
         return None
-    if not visible(ctx, raw, shape):
+    owner = ctx.shapes.get(shape.parent) if shape.kind is EntityKind.CHILD and shape.parent else shape
+    if owner is None or not visible(ctx, raw, owner):
         return None
     return shape
 
