@@ -363,6 +363,9 @@ def test_every_dashboard_of_the_example_apps_runs_in_the_database(make_records, 
     assert titles["实时库存水位"].groups == ["item"] and titles["实时库存水位"].rows
     assert titles["应收账龄分布"].groups == ["bucket"]
     assert titles["业务员业绩 TOP10"].groups == ["salesperson"]
+    top_items = titles["畅销商品 TOP10"]  # over the order lines, reaching the order through `parent`
+    assert top_items.groups == ["item"] and top_items.headings == ["物料", "价税合计"]
+    assert top_items.rows and all(label != "—" for row in top_items.rows for label in row.labels)
 
 
 @functools.cache

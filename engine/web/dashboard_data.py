@@ -9,8 +9,9 @@ A widget (dsl.model.Widget) reads like a small report: `filter` keeps records, `
 wrapped in an outer SELECT that sorts and limits, so the database does the work however many records there
 are. The user's permissions apply as everywhere else: a widget over an entity they may not read, or whose
 formulas use a field hidden from them, is shown as not permitted instead of its numbers; their row rules
-limit what is counted. Balances and batches (`stock_balance`, `stock_batch`) are read from the inventory
-tables; the dashboard's roles decide who sees them.
+limit what is counted. A widget over the rows of a document's table (`sales_order_lines`) counts the rows of
+the documents the user may see: the document's row rules apply to its rows. Balances and batches
+(`stock_balance`, `stock_batch`) are read from the inventory tables; the dashboard's roles decide who sees them.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from typing import Any
 from sqlalchemy import and_, literal_column, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import True_
 
 from dsl.formula import ir
 from dsl.formula.sqlcompile import NoSqlForm
 from dsl.formula.sqlsupport import translate_database_error
 from dsl.formula.types import Kind
-from dsl.model import App, Dashboard, FieldType, Widget
+from dsl.model import App, Dashboard, Entity, EntityKind, FieldType, Widget
 from dsl.sqltypes import DecimalText
 from engine.context import CurrentUser
 from engine.errors import PermissionDenied
@@ -136,7 +138,7 @@ def _query(session: Any, connection: Connection, widget: Widget) -> list[tuple[A
     table = records.schema.table(widget.entity)
     compiler = compiler_for(connection, records.schema, session.user, records.clock)
     entity = session.app.entities.get(widget.entity)
-    conditions = [session.access.row_condition(entity, table, connection) if entity is not None else true()]
+    conditions = [_seen(session, entity, table, connection)]
     if widget.filter is not None:
         conditions.append(compiler.condition(widget.filter.expr, table))
     groups = [compiler.value(formula.expr, table).label(f"g{i}") for i, formula in enumerate(widget.group_by.values())]
@@ -160,6 +162,20 @@ def _query(session: Any, connection: Connection, widget: Widget) -> list[tuple[A
     if in_python:
         rows = _sorted(rows, order)[:_limit(widget)]
     return rows
+
+
+def _seen(session: Any, entity: Entity | None, table: Any, connection: Connection) -> Any:
+    """The rows the user may count: their row rules, and for the rows of a table those of its documents."""
+    if entity is None:
+        return true()
+    if entity.kind is not EntityKind.CHILD or not entity.parent:
+        return session.access.row_condition(entity, table, connection)
+    parent = session.app.entities[entity.parent]
+    parents = session.records.schema.table(parent.name)
+    condition = session.access.row_condition(parent, parents, connection)
+    if isinstance(condition, True_):
+        return condition
+    return table.c.parent_id.in_(select(parents.c.id).where(condition))
 
 
 def _limit(widget: Widget) -> int:
