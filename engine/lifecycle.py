@@ -259,20 +259,21 @@ class Lifecycle:
 
     def _fill_in_rows(self, entity: Entity, table: str, rows: list[dict[str, Any]], given: Any,
                       problems: list[FieldProblem]) -> list[dict[str, Any]]:
-        """The mapped rows, each updated with the values given at its position; rows given beyond them are new."""
-        if not isinstance(given, list) or not all(isinstance(row, Mapping) for row in given):
-            problems.append(FieldProblem(table, "must be a list of rows (field: value pairs)"))
+        """The mapped rows, each updated with the values given at its position; rows given beyond them are new;
+        a mapped row given as null is left out (a partial receipt: what was not scanned is not received)."""
+        if not isinstance(given, list) or not all(isinstance(row, Mapping) or row is None for row in given):
+            problems.append(FieldProblem(table, "must be a list of rows (field: value pairs, or null to leave out)"))
             return rows
         child = self.app.entities[entity.fields[table].table or ""]
         merged = [dict(row) for row in rows] + [{} for _ in given[len(rows):]]
         for index, row in enumerate(given):
-            for name, value in row.items():
+            for name, value in (row or {}).items():
                 problem = self.session._writable(child, name, child.fields.get(name), False)
                 if problem:
                     problems.append(FieldProblem(f"{table}[{index}].{name}", problem))
                 else:
                     merged[index][name] = value
-        return merged
+        return [row for index, row in enumerate(merged) if index >= len(given) or given[index] is not None]
 
     def _map(self, connection: Connection, context: EngineContext, link: MakeFrom, source: Entity,
              record: Record) -> dict[str, Any]:
