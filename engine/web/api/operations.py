@@ -269,9 +269,10 @@ def amend(session: Session, parts: list[str], params: dict[str, str], body: Any,
 def make(session: Session, parts: list[str], params: dict[str, str], body: Any, base: str) -> Outcome:
     _only(params, ())
     record_id = _record_id(session, parts)
-    _unknown_keys(_object(body, "{}", optional=True), ())
+    values = _object(body, '{"values": {...}}', optional=True)
+    _unknown_keys(values, ("values",))  # values: what the mappings leave to the user (Lifecycle.make_from)
     target = parts[3]
-    made = session.make_from(target, parts[0], record_id)
+    made = session.make_from(target, parts[0], record_id, values.get("values"))
     return _record(session, made, 201, f"{base}/{target}/{made['id']}")
 
 
