@@ -40,6 +40,7 @@ WEB_MODULES: tuple[str, ...] = (
     "engine.web.forms",
     "engine.web.documents",
     "engine.web.printing",
+    "engine.web.mobile",
 )
 SESSION_COOKIE = "jxc_session"
 
