@@ -353,3 +353,37 @@ def test_a_many_link_keeps_the_ticked_records_and_adds_one_typed_by_name(db_engi
     send(web, f"/e/product/{product}", {"version": "1", "tags": ["", str(hot)], "tags__text": "特价"})
     assert sorted(system.get("product", product)["tags"]) == sorted([hot, cheap])
     web.close()
+
+
+_KEYS = st.sampled_from(["supplier", "supplier__text", "order_date", "expected_date", "buyer", "total", "doc_no",
+                         "docstatus", "workflow_state", "lines[0].item", "lines[0].item__text", "lines[0].qty",
+                         "lines[0].price", "lines[0].tax_rate", "lines[0].amount", "lines[0]._delete",
+                         "lines[7].qty", "lines[99999].qty", "lines[0].id", "lines[x].qty", "lines[1].nope",
+                         "nope", "version"])
+_VALUES = st.one_of(st.text(max_size=30), st.sampled_from(["", "1", "-1", "0", "1e999", "NaN", "13%", "2026-02-30",
+                                                           "99999999999999999999", "1,000.5", "true", "\x00"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(form=st.dictionaries(_KEYS, st.one_of(_VALUES, st.lists(_VALUES, max_size=3)), max_size=8))
+def test_any_form_post_is_saved_or_answered_with_problems_never_a_server_error(shop: Shop, form) -> None:
+    web = shop.web
+    if "jxc_session" not in web.client.cookies:
+        web.login("cai")
+    token = web.token("/")
+    before = len(shop.system.list("purchase_order").rows)
+    saved = web.client.post("/e/purchase_order/new", data={"csrf_token": token, **form})
+    assert saved.status_code in (303, 400, 403, 404, 409, 422), visible_text(saved.text)[:500]
+    after = len(shop.system.list("purchase_order").rows)
+    assert after == before + (1 if saved.status_code == 303 else 0)  # all or nothing
+    live = web.client.post("/e/purchase_order/compute", data={"csrf_token": token, **form})
+    assert live.status_code in (200, 400, 403, 404, 409, 422)
+    assert isinstance(live.json(), dict)
+    first = shop.system.list("purchase_order", sort="id", limit=1).rows
+    if first:
+        old = shop.system.get("purchase_order", first[0]["id"])
+        changed = web.client.post(f"/e/purchase_order/{old['id']}", data={"csrf_token": token,
+                                                                            "version": str(old["version"]), **form})
+        assert changed.status_code in (303, 400, 403, 404, 409, 422), visible_text(changed.text)[:500]
+        if changed.status_code != 303:
+            assert shop.system.get("purchase_order", old["id"]) == old  # refused: nothing changed
