@@ -3,7 +3,7 @@ settings of notifications in app.yaml:
 
     plugins:
       notify:
-        base_url: https://erp.example.com    # links in messages: {{ link }} = base_url + /app/<entity>/<id>
+        base_url: https://erp.example.com    # links in messages: {{ link }} = base_url + /e/<entity>/<id>
         max_attempts: 10                     # a notification is dead after this many failed sends
 
 The alerts themselves are engine.alerts; the channels are the plugins email, wecom and dingtalk.

@@ -41,7 +41,7 @@ def test_an_alert_fires_once_per_episode_and_rearms_when_the_condition_clears(re
     assert first.in_python is False
     # zhang is the only purchaser: one inbox row per record, and one WeCom message per record to the group
     assert [(row["user_id"], row["link"]) for row in rows(records, "inbox")] == [
-        (1, f"/app/stock_balance/{ids['A']}"), (1, f"/app/stock_balance/{ids['C']}")]
+        (1, f"/e/stock_balance/{ids['A']}"), (1, f"/e/stock_balance/{ids['C']}")]
     assert [(row["channel"], row["recipient"], row["status"]) for row in rows(records, "outbox")] == [
         ("wecom", "group", "pending")] * 2
 
@@ -125,7 +125,7 @@ def test_a_change_alert_fires_in_the_transaction_of_the_save(records):
     messages = rows(records, "inbox")
     assert [(row["title"], row["body"]) for row in messages] == [
         ("应收逾期: #1", "王五 的应收款 100.00 元已逾期（未结）")] * 3
-    assert messages[0]["link"] == f"/app/receivable/{created['id']}"
+    assert messages[0]["link"] == f"/e/receivable/{created['id']}"
     # a save that is rolled back leaves no trace: no episode, no inbox row, no outbox row
     with records.engine.connect() as connection:
         outer = connection.begin()
@@ -164,7 +164,7 @@ def test_the_stock_engine_calls_on_records_changed_for_balances(tmp_path, db_eng
         results = on_records_changed(records.system(connection=connection), connection, "stock_balance",
                                      list(ids.values()))
     assert [(result.alert, result.fired) for result in results] == [("low_stock", 1)]
-    assert rows(records, "inbox")[0]["link"] == f"/app/stock_balance/{ids['A']}"
+    assert rows(records, "inbox")[0]["link"] == f"/e/stock_balance/{ids['A']}"
 
 
 def test_messages_show_linked_titles_escape_what_users_typed_and_link_to_the_record(records):
@@ -175,7 +175,7 @@ def test_messages_show_linked_titles_escape_what_users_typed_and_link_to_the_rec
     evaluate(records)
     message = rows(records, "inbox")[0]
     assert message["title"] == "库存不足: <b>苹果</b> *特价* · WH1"
-    url = f"https://erp.example.com/app/stock_balance/{ids['A']}"
+    url = f"https://erp.example.com/e/stock_balance/{ids['A']}"
     assert message["body"] == f"<b>苹果</b> *特价* 在 WH1 可用 5，安全库存 10.000。{url}"
     assert message["html"] == f"&lt;b&gt;苹果&lt;/b&gt; *特价* 在 WH1 可用 5，安全库存 10.000。{url}"
     payload = json.loads(rows(records, "outbox")[0]["payload"])

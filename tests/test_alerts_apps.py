@@ -36,7 +36,7 @@ def test_a_purchase_order_past_its_expected_date_alerts_the_buyers_until_it_is_r
     assert first.fired == 1
     messages = inbox.messages(records, buyer)
     assert len(messages) == 1 and late["doc_no"] in messages[0]["body"]
-    assert messages[0]["link"] == f"/app/purchase_order/{late['id']}"
+    assert messages[0]["link"] == f"/e/purchase_order/{late['id']}"
     assert evaluate(records, "purchase_order_late", NOW + dt.timedelta(hours=2)).fired == 0  # no spam the same day
     assert evaluate(records, "purchase_order_late", NOW + dt.timedelta(days=1)).repeated == 1  # daily reminder
 

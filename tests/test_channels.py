@@ -23,7 +23,7 @@ pytest_plugins = ["tests.notify_fixtures"]
 
 MESSAGE = Message(id=7, key="k" * 64, channel="wecom", recipient="group", subject="库存不足: 苹果",
                   text="苹果 可用 5 *特价*", html="苹果 可用 5 *特价*", markdown="苹果 可用 5 \\*特价\\*",
-                  url="https://erp.example.com/app/stock_balance/1")
+                  url="https://erp.example.com/e/stock_balance/1")
 
 
 def test_wecom_posts_markdown_or_text_to_the_robot(webhook):

@@ -150,7 +150,7 @@ def send(approval: Approval, key: str, subject: str, user: str, path: str | None
 @pytest.mark.both_dbs
 def test_alert_messages_are_listed_for_their_recipient_and_marked_read(approval: Approval) -> None:
     order_id = approval.order["id"]
-    send(approval, "m1", "采购订单逾期未到货", "qian", f"/app/purchase_order/{order_id}")
+    send(approval, "m1", "采购订单逾期未到货", "qian", f"/e/purchase_order/{order_id}")
     send(approval, "m2", "另一条提醒 <script>", "qian")
     send(approval, "m3", "给别人的提醒", "zhao")
     approval.as_user("qian")
@@ -177,7 +177,7 @@ def test_alert_messages_are_listed_for_their_recipient_and_marked_read(approval:
 
 
 def test_message_links_stay_on_this_site() -> None:
-    assert record_link("/app/purchase_order/12") == "/e/purchase_order/12"
+    assert record_link("/e/purchase_order/12") == "/e/purchase_order/12"
     assert record_link("/dashboards/stock_board") == "/dashboards/stock_board"
     assert [record_link(link) for link in ("javascript:alert(1)", "//evil.example/x", "https://evil.example",
                                            "", None)] == [None] * 5

@@ -41,7 +41,7 @@ class Notification:
     text: str
     html: str = ""
     markdown: str = ""
-    path: str | None = None  # the record's page in the web UI (/app/<entity>/<id>)
+    path: str | None = None  # the record's page in the web UI (/e/<entity>/<id>)
     source: str = ""  # alert:<name>, workflow:<name>...
     data: Mapping[str, Any] = field(default_factory=dict)
 

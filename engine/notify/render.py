@@ -3,7 +3,7 @@ inbox, HTML mail), plain text (mail, robots' text messages) and with values esca
 markdown messages), so that what a user typed into a record cannot add markup or links to a message.
 
 Templates see `record` (the row: a link reads as the linked record's title, `record.customer.name` follows
-it; a choice reads as its label), `link` (the record's URL: `base_url` + `/app/<entity>/<id>`), `app`
+it; a choice reads as its label), `link` (the record's URL: `base_url` + `/e/<entity>/<id>`, its page), `app`
 (`name`, `title`) and `now`. Linked records are read in one query per link field for all records at once.
 """
 
@@ -209,7 +209,8 @@ def _plain(value: Any) -> Any:
 
 
 def record_path(entity: str, record_id: Any) -> str:
-    return f"/app/{entity}/{record_id}"
+    """The record's page in the web UI (engine/web/forms.py serves /e/<entity>/<id>)."""
+    return f"/e/{entity}/{record_id}"
 
 
 def record_url(base_url: str | None, path: str) -> Trusted:

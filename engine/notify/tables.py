@@ -91,7 +91,7 @@ def add_notify_tables(schema: Any) -> None:
         Column("title", Text, nullable=False),
         Column("body", Text, nullable=False),  # plain text
         Column("html", Text),  # the same, safe to show as HTML
-        Column("link", String(500)),  # a path in the web UI: /app/<entity>/<id>
+        Column("link", String(500)),  # a path in the web UI: /e/<entity>/<id>
         Column("source", String(130)),  # alert:<name>, or what else sent it
         Column("read_at", DateTime),
         Column("dedupe_key", String(64), nullable=False, unique=True),

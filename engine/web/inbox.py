@@ -9,7 +9,6 @@ is refused (409) rather than approved unseen; a refusal is shown on the page wit
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.requests import Request
@@ -23,7 +22,6 @@ from engine.web.context import NavGroup, NavItem, gettext, render, require_user,
 from engine.web.context import label as label_of
 
 FLASH = "jxc_inbox_done"  # the session key of the message shown once after an action
-_RECORD_LINK = re.compile(r"^/app/([a-z][a-z0-9_]{0,62})/(\d+)$")
 
 
 async def inbox_page(request: Request) -> Response:
@@ -104,9 +102,6 @@ def record_link(link: str | None) -> str | None:
     other sites (or javascript:) are not followed from the inbox."""
     if not link:
         return None
-    found = _RECORD_LINK.match(link)
-    if found:  # engine.notify writes /app/<entity>/<id>; the record pages are at /e/<entity>/<id>
-        return f"/e/{found.group(1)}/{found.group(2)}"
     return link if link.startswith("/") and not link.startswith("//") else None
 
 
