@@ -387,3 +387,36 @@ def test_any_form_post_is_saved_or_answered_with_problems_never_a_server_error(s
         assert changed.status_code in (303, 400, 403, 404, 409, 422), visible_text(changed.text)[:500]
         if changed.status_code != 303:
             assert shop.system.get("purchase_order", old["id"]) == old  # refused: nothing changed
+
+
+REGIONS = """
+name: regions
+title: 区域
+entities:
+  shop:
+    label: 门店
+    key: code
+    fields:
+      code: {type: string, required: true}
+      area: {type: choice, options: {east: 华东, west: 华西}}
+roles:
+  east_clerk:
+    label: 华东文员
+    permissions:
+      shop: [read, create, write]
+    rows:
+      shop: area = "east"
+"""
+
+
+def test_a_new_record_the_user_could_not_keep_is_refused_on_the_form_with_what_was_typed(db_engine) -> None:
+    web = Web(start_on(db_engine, app_folder(REGIONS)))
+    web.user("dong", "east_clerk")
+    web.login("dong")
+    refused = send(web, "/e/shop/new", {"code": "W01", "area": "west"})
+    assert refused.status_code == 403
+    assert 'may only keep shop records where area = "east"' in html.unescape(refused.text)
+    assert 'value="W01"' in refused.text and "<form" in refused.text  # the form again, to correct it
+    assert web.started.records.system().list("shop").rows == []
+    assert send(web, "/e/shop/new", {"code": "E01", "area": "east"}).status_code == 303
+    web.close()

@@ -137,8 +137,8 @@ def _save(request: Request, session: Session, entity: Entity, posted: Posted, re
     except Conflict as conflict:
         return _refused(request, session, entity, posted, record_id, version, [], conflict.message, status=409)
     except ServiceError as error:  # the record may no longer be changed (submitted meanwhile), or not by this user
-        if record_id is None:
-            raise
+        if record_id is None:  # e.g. a row rule: the new record would be one the user may not keep
+            return _refused(request, session, entity, posted, None, None, [], error.message, status=error.status)
         return record_page(request, entity.name, record_id, status=error.status, message=error.message)
     return RedirectResponse(f"/e/{entity.name}/{saved['id']}", status_code=303)
 
