@@ -420,3 +420,19 @@ def test_a_new_record_the_user_could_not_keep_is_refused_on_the_form_with_what_w
     assert web.started.records.system().list("shop").rows == []
     assert send(web, "/e/shop/new", {"code": "E01", "area": "east"}).status_code == 303
     web.close()
+
+
+def test_values_read_as_an_accountant_writes_them() -> None:
+    from tests.web_no_stock import _loaded
+
+    app, _ = _loaded()
+    lines = app.entities["purchase_order_lines"].fields
+    order = app.entities["purchase_order"].fields
+    assert display_text(lines["qty"], Decimal("1234567.500"), "zh-CN") == "1,234,567.5"
+    assert display_text(lines["qty"], Decimal("-0.500"), "zh-CN") == "-0.5"
+    assert display_text(lines["price"], Decimal("-1234.50"), "zh-CN") == "-1,234.50"
+    assert display_text(lines["tax_rate"], Decimal("0.0900"), "zh-CN") == "9%"
+    assert display_text(order["receipt_status"], "partial", "zh-CN") == "部分收货"
+    assert display_text(order["receipt_status"], "partial", "en") == "Partly received"
+    assert display_text(order["supplier"], 7, "zh-CN", {("supplier", 7): "S01 宁波五金"}) == "S01 宁波五金"
+    assert display_text(order["supplier"], 8, "zh-CN", {}) == "#8"  # a record the user may not read

@@ -69,11 +69,9 @@ def display_text(field: Field, value: Any, locale: str, titles: Mapping[tuple[st
         return f"{value:,.2f}" if value == value.quantize(Decimal("0.01")) else f"{value:,f}"
     if kind is FieldType.PERCENT and isinstance(value, Decimal):
         return plain_number(value * 100) + "%"
-    if kind is FieldType.DECIMAL and isinstance(value, Decimal):
-        whole = plain_number(value)
-        integer, _, fraction = whole.partition(".")
-        return f"{int(integer):,}" + (f".{fraction}" if fraction else "") if integer.lstrip("-").isdigit() \
-            and integer != "-0" else whole
+    if kind is FieldType.DECIMAL and isinstance(value, Decimal):  # quantities: grouped, no trailing zeros
+        integer, _, fraction = plain_number(abs(value)).partition(".")
+        return ("-" if value < 0 else "") + f"{int(integer):,}" + (f".{fraction}" if fraction else "")
     if kind is FieldType.INT and isinstance(value, int):
         return f"{value:,}"
     if kind is FieldType.BOOL:
