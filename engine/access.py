@@ -29,6 +29,7 @@ class Access:
         self.schema = schema
         self.user = user
         self._field_access: dict[tuple[str, str], str | None] = {}  # asked for every field of every listed row
+        self._hidden_fields: dict[str, tuple[list[str], list[tuple[str, list[str]]]]] = {}
 
     def _roles(self) -> list[Any]:
         return [self.app.roles[name] for name in sorted(self.user.roles) if name in self.app.roles]
@@ -74,17 +75,30 @@ class Access:
         """The record without the fields this user may not see (in its rows too)."""
         if self.user.is_admin:
             return record
-        for name in list(record):
-            if name in entity.fields and self.field_access(entity.name, name) == "hidden":
-                del record[name]
-        for name, field in entity.fields.items():
-            if field.table and name in record:
-                child = self.app.entities[field.table]
-                for row in record[name]:
-                    for key in list(row):
-                        if key in child.fields and self.field_access(child.name, key) == "hidden":
-                            del row[key]
+        hidden, tables = self._hidden(entity)
+        for name in hidden:
+            record.pop(name, None)
+        for name, hidden_in_rows in tables:
+            for row in record.get(name) or ():
+                for key in hidden_in_rows:
+                    row.pop(key, None)
         return record
+
+    def _hidden(self, entity: Entity) -> tuple[list[str], list[tuple[str, list[str]]]]:
+        """The entity's fields hidden from this user, and per table field those of its rows (once per entity:
+        a list asks for every row)."""
+        found = self._hidden_fields.get(entity.name)
+        if found is None:
+            hidden = [name for name in entity.fields if self.field_access(entity.name, name) == "hidden"]
+            tables = []
+            for name, field in entity.fields.items():
+                if field.table and name not in hidden:
+                    child = self.app.entities[field.table]
+                    in_rows = [key for key in child.fields if self.field_access(child.name, key) == "hidden"]
+                    if in_rows:
+                        tables.append((name, in_rows))
+            found = self._hidden_fields[entity.name] = (hidden, tables)
+        return found
 
     # --- rows ---------------------------------------------------------------------------------------
 
