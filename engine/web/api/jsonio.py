@@ -108,8 +108,8 @@ def plain(value: Any, zone: dt.tzinfo | None) -> Any:
     if kind in _AS_IS:
         return value
     if kind is dict:
-        return {key if type(key) is str else str(key): item if type(item) in _AS_IS else plain(item, zone)
-                for key, item in value.items()}
+        return {key if type(key) is str else str(key): item if type(item) in _AS_IS else
+                format(item, "f") if type(item) is Decimal else plain(item, zone) for key, item in value.items()}
     if kind is list:
         return [item if type(item) in _AS_IS else plain(item, zone) for item in value]
     if isinstance(value, Decimal):
