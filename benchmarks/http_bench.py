@@ -9,8 +9,9 @@ its own process, one after the other:
 - bare: one hand-written Starlette endpoint: the same rows with SQLAlchemy Core (`qty < 10`, ordered by id,
   50 at a time after the last id), decimals as strings, no authentication.
 
-An httpx client walks the pages of the filter (following each side's own cursor, starting over at the end),
-one request at a time after a warm-up, and times each request. Both sides must return the same rows. Prints
+An httpx client walks the pages of the filter on each side (following that side's own cursor, starting over
+at the end), one request at a time, the two sides taking turns request by request after a warm-up, and
+times each request. Both sides must return the same rows. Prints
 p50/p99 latency and requests/s per side and `vs_bare` = jxc throughput / bare throughput (goal >= 0.5).
 --quick: 300 requests per side instead of 2,000. The last line printed is a JSON object.
 """
@@ -161,30 +162,31 @@ def start_server(kind: str, app_dir: str, url: str) -> tuple[subprocess.Popen, s
     raise SystemExit(f"the {kind} server did not start within 60 s")
 
 
-def walk(base: str, first: str, headers: dict[str, str], requests: int, warmup: int) -> tuple[list[float], list]:
-    """Request pages one at a time (following `next`, starting over at the end); latencies in ms after the
-    warm-up, and the ids of the first full walk."""
-    import httpx
+class Walker:
+    """Requests one side's pages in turn (following `next`, starting over at the end), timing each."""
 
-    latencies: list[float] = []
-    first_walk: list[list[int]] = []
-    walking = True
-    url = first
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-        for number in range(warmup + requests):
-            began = time.perf_counter()
-            response = client.get(url)
-            elapsed = (time.perf_counter() - began) * 1000
-            if response.status_code != 200:
-                raise SystemExit(f"{base}{url} answered {response.status_code}: {response.text[:300]}")
-            body = response.json()
-            if number >= warmup:
-                latencies.append(elapsed)
-            if walking:
-                first_walk.append([row["id"] for row in body["data"]])
-            url = body["next"] or first
-            walking = walking and body["next"] is not None
-    return latencies, first_walk
+    def __init__(self, base: str, first: str, headers: dict[str, str]) -> None:
+        import httpx
+
+        self.client = httpx.Client(base_url=base, headers=headers, timeout=30)
+        self.first = self.url = first
+        self.latencies: list[float] = []
+        self.first_walk: list[list[int]] = []
+        self.walking = True
+
+    def step(self, timed: bool) -> None:
+        began = time.perf_counter()
+        response = self.client.get(self.url)
+        elapsed = (time.perf_counter() - began) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"{self.url} answered {response.status_code}: {response.text[:300]}")
+        body = response.json()
+        if timed:
+            self.latencies.append(elapsed)
+        if self.walking:
+            self.first_walk.append([row["id"] for row in body["data"]])
+        self.walking = self.walking and body["next"] is not None
+        self.url = body["next"] or self.first
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
@@ -212,18 +214,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="jxc_http_bench_") as folder:
         app_dir, secret = prepare(Path(folder))
         url, token = secret.split("|")
-        results: dict[str, dict[str, float]] = {}
-        walks: dict[str, list] = {}
         sides = {"jxc": (f"/api/item?filter={quote(FILTER)}&limit={PAGE}", {"Authorization": f"Bearer {token}"}),
                  "bare": ("/items", {})}
-        for kind, (first, headers) in sides.items():
-            process, base = start_server(kind, app_dir, url)
-            try:
-                latencies, walks[kind] = walk(base, first, headers, requests, warmup=min(50, requests // 5))
-            finally:
+        servers = {kind: start_server(kind, app_dir, url) for kind in sides}
+        try:  # the two sides take turns, request by request: a busy moment of the machine hits both alike
+            walkers = {kind: Walker(servers[kind][1], *sides[kind]) for kind in sides}
+            warmup = min(50, requests // 5)
+            for number in range(warmup + requests):
+                for walker in walkers.values():
+                    walker.step(timed=number >= warmup)
+        finally:
+            for process, _ in servers.values():
                 process.terminate()
                 process.wait(timeout=30)
-            results[kind] = summary(latencies)
+        results = {kind: summary(walker.latencies) for kind, walker in walkers.items()}
+        walks = {kind: walker.first_walk for kind, walker in walkers.items()}
     if walks["jxc"] != walks["bare"]:
         raise SystemExit("jxc and the bare endpoint returned different pages")
     ratio = results["jxc"]["rps"] / results["bare"]["rps"]
