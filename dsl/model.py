@@ -337,6 +337,7 @@ class StockSettings:
     shelf_life_days: str | None = None
     valuation_field: str | None = None  # an item choice field: moving_average or fifo for that item
     allow_negative_field: str | None = None  # an item bool field: true lets that item's stock go below zero
+    min_shelf_life_field: str | None = None  # an item int field: that item's minimum remaining shelf life to ship
     min_remaining_shelf_life_days: int | None = None
     count_tolerance: Decimal = Decimal(3)
 

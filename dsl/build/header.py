@@ -75,6 +75,7 @@ def stock_settings(ctx: BuildContext, header: Raw) -> StockSettings | None:
         "shelf_life_days": ("a whole number", (FieldType.INT,)),
         "valuation_field": ("a choice", (FieldType.CHOICE,)),
         "allow_negative_field": ("a yes/no (bool)", (FieldType.BOOL,)),
+        "min_shelf_life_field": ("a whole number", (FieldType.INT,)),
     }
     named: dict[str, str | None] = {}
     for key, (wanted, kinds) in field_kinds.items():
@@ -98,6 +99,7 @@ def stock_settings(ctx: BuildContext, header: Raw) -> StockSettings | None:
         safety_stock=named["safety_stock"], reorder_level=named["reorder_level"],
         batch_required=named["batch_required"], shelf_life_days=named["shelf_life_days"],
         valuation_field=named["valuation_field"], allow_negative_field=named["allow_negative_field"],
+        min_shelf_life_field=named["min_shelf_life_field"],
         min_remaining_shelf_life_days=raw.get("min_remaining_shelf_life_days"),
         count_tolerance=Decimal(str(tolerance)),
     )
