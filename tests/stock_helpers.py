@@ -56,6 +56,7 @@ stock:
   shelf_life_days: shelf_life_days
   valuation_field: valuation
   allow_negative_field: allow_negative
+  min_shelf_life_field: min_shelf_life
   min_remaining_shelf_life_days: {min_days}
   valuation: {valuation}
   negative_stock: {negative}
@@ -65,6 +66,7 @@ extend:
       fields:
         valuation: {{type: choice, options: {{moving_average: 移动平均, fifo: 先进先出}}, label: 计价方法}}
         allow_negative: {{type: bool, default: false, label: 允许负库存}}
+        min_shelf_life: {{type: int, label: 发货最短剩余保质期(天)}}
 entities:
   # 不带成本的入库（盘盈、退料）：按当前移动平均价计价。
   adjustment:

@@ -116,3 +116,12 @@ def test_cancel_puts_the_batches_back(stock):
     stock.cancel("delivery", delivery)
     assert stock.batch(milk, "L-LATE")["on_hand"] == D(10)
     assert stock.on_hand(milk, main) == D(19)
+
+
+def test_an_items_own_minimum_shelf_life_overrides_the_apps(stock):
+    milk, main = stock.item("M1", has_batch=True, min_shelf_life=10), stock.warehouse("WH1")
+    stock.receive(main, (milk, 4, "3.00", "L-SOON", day(15)), (milk, 4, "3.00", "L-LATE", day(56)))
+    delivery = stock.deliver(main, (milk, 6))  # 15 days left is enough for this item (the app asks 30)
+    moved = [row for row in stock.ledger(milk) if (row["source_entity"], row["source_id"]) == ("delivery", delivery["id"])]
+    assert [row["qty"] for row in moved] == [D(-4), D(-2)]
+    assert moved[0]["batch"] == stock.batch(milk, "L-SOON")["id"]

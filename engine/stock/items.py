@@ -20,11 +20,17 @@ class ItemRules:
     shelf_life_days: int | None
     fifo: bool
     negative_allowed: bool
+    min_shelf_life_days: int | None = None  # days a batch shipped to a customer must have left (None: none)
 
 
 def _title(entity: Any, row: Any) -> str:
     parts = [str(row[name]) for name in dict.fromkeys((entity.key, entity.title)) if name and row.get(name)]
     return " ".join(parts) or f"#{row['id']}"
+
+
+def _own_or(own: int | None, default: int | None) -> int | None:
+    """The item's own value when it has one, else the app's."""
+    return own if own is not None else default
 
 
 class Catalog:
@@ -57,10 +63,14 @@ class Catalog:
                     shelf_life_days=row.get(stock.shelf_life_days) if stock.shelf_life_days else None,
                     fifo=(valuation or stock.valuation) == "fifo",
                     negative_allowed=stock.negative_stock or bool(
-                        stock.allow_negative_field and row.get(stock.allow_negative_field)))
+                        stock.allow_negative_field and row.get(stock.allow_negative_field)),
+                    min_shelf_life_days=_own_or(row.get(stock.min_shelf_life_field) if stock.min_shelf_life_field
+                                                else None, stock.min_remaining_shelf_life_days))
 
     def item(self, item_id: int) -> ItemRules:
-        return self.items.get(item_id) or ItemRules(f"#{item_id}", False, None, False, False)
+        stock = self.app.stock
+        return self.items.get(item_id) or ItemRules(f"#{item_id}", False, None, False, False,
+                                                    stock.min_remaining_shelf_life_days if stock else None)
 
     def warehouse(self, warehouse_id: int) -> str:
         """A warehouse's name, read when a message needs it (refusals only)."""

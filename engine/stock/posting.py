@@ -217,7 +217,7 @@ class Posting:
         if info.expiry is not None and info.expiry < day:
             self.problems.append(self.words.expired(f"{move.path}", rules.name, info.batch_no, info.expiry, day))
             return False
-        days = self.app.stock.min_remaining_shelf_life_days if move.ships else None
+        days = rules.min_shelf_life_days if move.ships else None
         if days and info.expiry is not None and (info.expiry - day).days < days:
             self.problems.append(self.words.near_expiry(f"{move.path}", rules.name, info.batch_no, info.expiry, days))
             return False
@@ -228,7 +228,7 @@ class Posting:
         self.batches.load(row.batch_key for row in rows)
         candidates = [Candidate(row.batch_key, self.batches.by_id[row.batch_key].batch_no,
                                 self.batches.by_id[row.batch_key].expiry, row.on_hand) for row in rows]
-        days = (self.app.stock.min_remaining_shelf_life_days or 0) if move.ships else 0
+        days = (rules.min_shelf_life_days or 0) if move.ships else 0
         chosen = plan(candidates, move.qty, move.posted_at.date(), days)
         legs = [(leg.batch, leg.qty) for leg in chosen.legs]
         taken = sum((qty for _, qty in legs), ZERO)
