@@ -1,7 +1,7 @@
 """HTTP list API: jxc's `GET /api/item?filter=qty < 10&limit=50` vs a bare Starlette endpoint doing the same query.
 
-10,000 items in a SQLite file (inserted with SQLAlchemy Core). Two servers, each uvicorn on a loopback port in
-its own process, one after the other:
+10,000 items in a SQLite file (inserted with SQLAlchemy Core). Two servers side by side, each uvicorn on a
+loopback port in its own process:
 
 - jxc: the whole web app (`create_app`: session, CSRF and security-header middleware, the API router),
   authenticated by an API token of a role that may read items, the filter compiled from the formula
@@ -217,13 +217,16 @@ def main(argv: list[str] | None = None) -> int:
         sides = {"jxc": (f"/api/item?filter={quote(FILTER)}&limit={PAGE}", {"Authorization": f"Bearer {token}"}),
                  "bare": ("/items", {})}
         servers = {kind: start_server(kind, app_dir, url) for kind in sides}
+        walkers: dict[str, Walker] = {}
         try:  # the two sides take turns, request by request: a busy moment of the machine hits both alike
-            walkers = {kind: Walker(servers[kind][1], *sides[kind]) for kind in sides}
+            walkers.update({kind: Walker(servers[kind][1], *sides[kind]) for kind in sides})
             warmup = min(50, requests // 5)
             for number in range(warmup + requests):
                 for walker in walkers.values():
                     walker.step(timed=number >= warmup)
         finally:
+            for walker in walkers.values():
+                walker.client.close()
             for process, _ in servers.values():
                 process.terminate()
                 process.wait(timeout=30)
