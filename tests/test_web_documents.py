@@ -93,7 +93,11 @@ def test_cancel_then_amend_makes_a_corrected_copy_and_opens_it(shop: Shop) -> No
     copy = shop.system.get("sales_order", copy_id)
     assert copy_id != order_id and copy["amended_from"] == order_id and copy["docstatus"] == "draft"
     assert copy["lines"][0]["qty"] == Decimal("2.000")
-    assert "save" in buttons(web.get(f"/e/sales_order/{copy_id}").text)
+    copy_page = web.get(f"/e/sales_order/{copy_id}").text
+    assert "save" in buttons(copy_page)
+    cancelled_no = shop.system.get("sales_order", order_id)["doc_no"]
+    assert re.search(rf'data-origin="amended_from">.*?<a href="/e/sales_order/{order_id}">销售订单 {cancelled_no}</a>',
+                     copy_page, re.S)
 
 
 def test_a_refused_action_shows_the_service_layers_message_on_the_form(shop: Shop) -> None:
@@ -166,7 +170,9 @@ def test_a_goods_receipt_is_made_from_an_approved_purchase_order_and_opened(shop
     assert [(line["item"], line["qty"]) for line in receipt["lines"]] == [(shop.bolt, Decimal("10.000")),
                                                                           (shop.nut, Decimal("4.000"))]
     opened = web.get(f"/e/purchase_receipt/{receipt_id}")
-    assert opened.status_code == 200 and order["doc_no"] in opened.text
+    assert opened.status_code == 200
+    origin = re.search(r'<span data-origin="made_from">(.*?)</span>', opened.text, re.S).group(1)
+    assert f'<a href="/e/purchase_order/{po}">采购订单 {order["doc_no"]}</a>' in origin
 
 
 def test_buttons_show_only_what_the_user_may_do(shop: Shop) -> None:

@@ -90,6 +90,7 @@ class FormView:
     buttons: Any = None  # documents.Buttons
     message: str = ""
     version: int = 0  # optimistic locking: the version the user opened
+    origins: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, url, text): made from, amended from
     state: str = ""  # the workflow's state, as the user reads it
     status: str = ""  # the document's status, as the user reads it
 
@@ -231,7 +232,21 @@ def build_view(request: Request, session: Session, entity: Entity, record: Mappi
             view.state = state.label.get(locale) if state else str(record.get(plan.field) or "")
         if entity.is_document:
             view.status = documents.status_label(request, record.get("docstatus"))
+        view.origins = _origins(session, entity, record, locale)
     return view
+
+
+def _origins(session: Session, entity: Entity, record: Mapping[str, Any], locale: str) -> list[tuple[str, str, str]]:
+    """The document this one was made from (PO → receipt) and the one it amends, as links."""
+    found = []
+    for kind, source, key in (("made_from", record.get("made_from_entity"), record.get("made_from_id")),
+                              ("amended_from", entity.name if record.get("amended_from") else None,
+                               record.get("amended_from"))):
+        if not source or not isinstance(key, int) or source not in session.app.entities:
+            continue
+        name = LinkTitles(session).fetch({source: {key}}).get((source, key), f"#{key}")
+        found.append((kind, f"/e/{source}/{key}", f"{session.app.entities[source].label.get(locale)} {name}"))
+    return found
 
 
 def _draft_title(request: Request, record: Mapping[str, Any]) -> str:
