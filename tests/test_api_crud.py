@@ -224,3 +224,11 @@ def test_a_filter_the_database_cannot_evaluate_is_a_400(api, condition):
     new_item(admin, rank=5, since="2026-01-01")
     body = problem_of(admin.get("/api/item", params={"filter": condition}), 400)
     assert body["detail"].startswith("the filter cannot run: ")
+
+
+def test_the_api_root_lists_what_the_user_may_read(api):
+    body = api.client("audrey", "auditor").get("/api/").json()
+    assert body == {"app": "toy", "openapi": "/api/openapi.json",
+                    "entities": [{"name": "item", "label": "物料", "kind": "master", "url": "/api/item"}]}
+    assert len(api.client("root", "admin").get("/api/").json()["entities"]) == 4
+    problem_of(api.client("root", "admin").post("/api/", json={}), 405)

@@ -3,6 +3,7 @@
 HTTP requests (engine.web.api.router) and the operations of a batch (engine.web.api.batch) both come here,
 so an operation in a batch behaves exactly as the same request sent alone.
 
+    GET    /api/                              the entities the user may read
     GET    /api/<entity>                      list: ?filter= ?search= ?sort= ?limit= ?after=
     POST   /api/<entity>                      create (?submit=true: create and submit a document at once)
     GET    /api/<entity>/<id>                 read
@@ -28,6 +29,7 @@ from urllib.parse import urlencode
 from sqlalchemy.exc import DBAPIError
 
 from dsl.formula.sqlsupport import translate_database_error
+from dsl.model import EntityKind
 from dsl.problems import did_you_mean
 from engine.errors import Conflict, FieldProblem, ServiceError, ValidationFailed
 from engine.records import Session
@@ -81,8 +83,10 @@ Handler = Callable[[Session, list[str], dict[str, str], Any, str], Outcome]
 
 def _route(session: Session, method: str, parts: list[str], query: list[tuple[str, str]], body: Any,
            base: str) -> Outcome:
-    if not parts or not parts[0]:
-        raise ApiProblem(404, "name an entity: /api/<entity>")
+    if not parts:
+        if method not in READ_METHODS:
+            raise ApiProblem(405, f"{method} is not allowed here; use GET", headers={"Allow": "GET"})
+        return index(session, base)
     routes = _ROUTES.get(_shape(parts))
     if routes is None:
         raise ApiProblem(404, f"there is nothing at /{'/'.join(parts)}")
@@ -95,6 +99,16 @@ def _route(session: Session, method: str, parts: list[str], query: list[tuple[st
     session.records.entity(parts[0])  # an unknown entity is 404 before anything else is looked at
     params = _params(query)
     return handler(session, parts, params, body, base)
+
+
+def index(session: Session, base: str) -> Outcome:
+    """`GET /api/`: the entities this user may read, and where the full description is."""
+    app = session.app
+    entities = [{"name": entity.name, "label": entity.label.get(app.locale), "kind": entity.kind.value,
+                 "url": f"{base}/{entity.name}"}
+                for entity in app.entities.values()
+                if entity.kind is not EntityKind.CHILD and session.access.allowed(entity, "read")]
+    return Outcome(200, {"app": app.name, "openapi": f"{base}/openapi.json", "entities": entities})
 
 
 def _shape(parts: list[str]) -> tuple[str, ...]:
