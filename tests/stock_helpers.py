@@ -141,6 +141,14 @@ alerts:
     recipients: {{roles: [stock_manager]}}
     channels: [inbox]
     message: "{{{{ record.item }}}} 库存 {{{{ record.on_hand }}}}"
+  low_total:
+    label: 全部仓库合计低于安全库存
+    scope: item
+    condition: safety_stock > 0 AND AVAILABLE(id) < safety_stock
+    schedule: daily 08:00
+    recipients: {{roles: [stock_manager]}}
+    channels: [inbox]
+    message: "{{{{ record.code }}}}"
 """
 
 

@@ -84,3 +84,17 @@ def test_app_formulas_use_the_stock_functions_in_validations_and_computed_fields
     draft = stock.session.create("customer_order", {"customer": stock.customer(), "warehouse": main,
                                                     "lines": [{"item": bolt, "qty": "1"}]})
     assert draft["lines"][0]["free"] == D(6)
+
+
+def test_an_alert_over_items_uses_available_stock_in_sql_on_postgresql(stock):
+    from engine.alerts import engine_for
+
+    bolt, main = world(stock)
+    nut = stock.item("N1", safety_stock="5")
+    stock.session.update("item", bolt, {"safety_stock": "5"}, version=stock.session.get("item", bolt)["version"])
+    stock.receive(main, (nut, 20, "1"))
+    stock.order(main, (bolt, 6))  # bolt: 10 on hand, 4 available
+    with stock.records.engine.begin() as connection:
+        result = engine_for(stock.records).evaluate("low_total", connection)
+    assert result.fired == 1
+    assert result.in_python is (connection.dialect.name == "sqlite")  # PostgreSQL: one set-wise query
