@@ -64,6 +64,19 @@ def always_on(manager: pluggy.PluginManager) -> frozenset[str]:
     return getattr(manager, "jxc_always_on", frozenset())
 
 
+def _in_use(manager: pluggy.PluginManager, app: App | None) -> set[str]:
+    """The plugins acting on `app`: the always-on ones and those it enables under plugins: (without an app,
+    the always-on ones only), so that an installed plugin adds no pages to an app that did not ask for it."""
+    return set(always_on(manager)) | set(app.plugins if app is not None else ())
+
+
+def _impls(manager: pluggy.PluginManager, hook: str, app: App | None) -> list[pluggy.HookImpl]:
+    """A hook's implementations by the plugins acting on `app`, in pluggy's order reversed (built-ins first)."""
+    in_use = _in_use(manager, app)
+    return [impl for impl in reversed(getattr(manager.hook, hook).get_hookimpls())
+            if _plugin_name(manager, impl.plugin) in in_use]
+
+
 class AppHooks:
     """The manager's hooks restricted to the plugins one app may use (`hooks.jxc_before_submit(...)`)."""
 
@@ -149,11 +162,12 @@ def scan(manager: pluggy.PluginManager, app: App | None, text: str) -> ScanResul
     return ScanResult(**result)
 
 
-def web_routes(manager: pluggy.PluginManager, app: App) -> list[BaseRoute]:
+def web_routes(manager: pluggy.PluginManager, app: App | None) -> list[BaseRoute]:
+    """The routes of the plugins acting on `app` (always-on and enabled ones)."""
     from starlette.routing import BaseRoute
 
     routes: list[BaseRoute] = []
-    for impl in reversed(manager.hook.jxc_web_routes.get_hookimpls()):
+    for impl in _impls(manager, "jxc_web_routes", app):
         for route in _call(impl, app=app) or ():
             if not isinstance(route, BaseRoute):
                 raise TypeError(f"plugin {_plugin_name(manager, impl.plugin)} returned {route!r} from "
@@ -167,10 +181,10 @@ def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
     return impl.function(*(kwargs[name] for name in impl.argnames))
 
 
-def _merged(manager: pluggy.PluginManager, hook: str, what: str) -> dict[str, Any]:
+def _merged(manager: pluggy.PluginManager, impls: Iterable[pluggy.HookImpl], what: str) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     owner: dict[str, str] = {}
-    for impl in reversed(getattr(manager.hook, hook).get_hookimpls()):
+    for impl in impls:
         plugin = _plugin_name(manager, impl.plugin)
         for name, value in (_call(impl) or {}).items():
             if name in merged:
@@ -179,20 +193,21 @@ def _merged(manager: pluggy.PluginManager, hook: str, what: str) -> dict[str, An
     return merged
 
 
-def form_widgets(manager: pluggy.PluginManager) -> dict[str, str]:
-    """Widget name → Jinja2 template path, from every plugin; two plugins may not define the same widget."""
-    return _merged(manager, "jxc_form_widgets", "form widget")
+def form_widgets(manager: pluggy.PluginManager, app: App | None) -> dict[str, str]:
+    """Widget name → Jinja2 template path, from the plugins acting on `app`; two may not define the same one."""
+    return _merged(manager, _impls(manager, "jxc_form_widgets", app), "form widget")
 
 
 def devices(manager: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
     """Device driver name → factory, from every plugin; two plugins may not define the same driver."""
-    return _merged(manager, "jxc_devices", "device driver")
+    return _merged(manager, reversed(manager.hook.jxc_devices.get_hookimpls()), "device driver")
 
 
-def template_folders(manager: pluggy.PluginManager) -> list[Path]:
-    """The plugins' template folders, to search after jxc's own `templates/`; each must exist."""
+def template_folders(manager: pluggy.PluginManager, app: App | None) -> list[Path]:
+    """The template folders of the plugins acting on `app`, to search after jxc's own `templates/`; each must
+    exist."""
     folders: list[Path] = []
-    for impl in reversed(manager.hook.jxc_template_folders.get_hookimpls()):
+    for impl in _impls(manager, "jxc_template_folders", app):
         for folder in _call(impl) or ():
             path = Path(folder)
             if not path.is_dir():

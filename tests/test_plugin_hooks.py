@@ -100,8 +100,8 @@ def test_web_routes_widgets_templates_and_devices_are_collected():
     manager = plugin_manager({"web": Web()}, entry_points=False)
     routes = web_routes(manager, app=None)
     assert [route.path for route in routes] == ["/plugins/web/ok", "/plugins/web/static"]
-    assert form_widgets(manager) == {"stars": "web/stars.html"}
-    assert template_folders(manager) == [Path(__file__).parent]
+    assert form_widgets(manager, None) == {"stars": "web/stars.html"}
+    assert template_folders(manager, None) == [Path(__file__).parent]
     assert devices(manager)["fake_scale"]("COM3") == "scale on COM3"
 
 
@@ -134,7 +134,7 @@ def test_two_plugins_may_not_define_the_same_widget_or_device():
 
     manager = plugin_manager({"web": Web(), "other": Other()}, entry_points=False)
     with pytest.raises(ValueError, match="form widget stars is defined twice: by other and by web"):
-        form_widgets(manager)
+        form_widgets(manager, None)
     with pytest.raises(ValueError, match="device driver fake_scale is defined twice: by other and by web"):
         devices(manager)
 
@@ -153,7 +153,7 @@ def test_plugin_mistakes_in_web_hooks_are_named():
     with pytest.raises(TypeError, match="plugin broken returned '/not/a/route' from jxc_web_routes"):
         web_routes(manager, app=None)
     with pytest.raises(ValueError, match="plugin broken's template folder /no/such/folder does not exist"):
-        template_folders(manager)
+        template_folders(manager, None)
 
 
 class Hello:
@@ -341,14 +341,32 @@ def test_its_formula_function_and_settings_work_in_an_app(sample_site, tmp_path)
         "apps/bad/app.yaml:4:23: error: plugin jxc_sample: -1 is less than the minimum of 0"]
 
 
+def _apps_with_and_without_the_sample(folder: Path) -> None:
+    """apps/shop enables jxc_sample under plugins:, apps/plain does not."""
+    for name, plugins in (("shop", "plugins:\n  jxc_sample: {limit: 500}\n"), ("plain", "")):
+        (folder / "apps" / name).mkdir(parents=True)
+        (folder / "apps" / name / "app.yaml").write_text(f"name: {name}\ntitle: 小店\n{plugins}", encoding="utf-8")
+
+
+_LOAD = """
+        from dsl.loader import load_app
+        from engine.plugins import channels, formula_registry, plugin_manager, settings_schemas
+        manager = plugin_manager()
+        def load(path):
+            return load_app(path, registry=formula_registry(manager), channels=channels(manager),
+                            plugins=settings_schemas(manager))
+"""  # indented as the scripts it starts
+
+
 @installed
-def test_its_scan_veto_route_and_widget_hooks_run(sample_site):
-    found = run_python(sample_site, """
+def test_its_scan_veto_route_and_widget_hooks_run(sample_site, tmp_path):
+    _apps_with_and_without_the_sample(tmp_path)
+    found = run_python(sample_site, _LOAD + """
         import asyncio, json
         from starlette.applications import Starlette
-        from engine.plugins import form_widgets, plugin_manager, scan, template_folders, web_routes
-        manager = plugin_manager()
-        web = Starlette(routes=web_routes(manager, None))
+        from engine.plugins import form_widgets, scan, template_folders, web_routes
+        shop = load("apps/shop")
+        web = Starlette(routes=web_routes(manager, shop))
         sent = []
         async def receive():
             return {"type": "http.request", "body": b""}
@@ -358,21 +376,57 @@ def test_its_scan_veto_route_and_widget_hooks_run(sample_site):
                  "query_string": b"", "root_path": "", "scheme": "http", "server": ("test", 80)}
         asyncio.run(web(scope, receive, send))
         vetoes = manager.hook.jxc_before_submit(session=None, entity=None, record={"total": "1200"}, connection=None)
-        folder = template_folders(manager)[0]
+        folder = template_folders(manager, shop)[0]
         print(json.dumps({
             "sample": scan(manager, None, "SAMPLE:X-9"),
             "gs1": scan(manager, None, "(01)09506000134352")["code"],
             "status": sent[0]["status"], "body": sent[1]["body"].decode(),
             "vetoes": vetoes,
-            "widget": form_widgets(manager)["stars"],
-            "template": (folder / form_widgets(manager)["stars"]).is_file(),
+            "widget": form_widgets(manager, shop)["stars"],
+            "template": (folder / form_widgets(manager, shop)["stars"]).is_file(),
         }))
-    """)
+    """, cwd=tmp_path)
     assert found["sample"] == {"kind": "item", "code": "X-9"}
     assert found["gs1"] == "9506000134352"  # the built-in reader still reads what the plugin does not
     assert (found["status"], found["body"]) == (200, "hello from jxc_sample")
     assert found["vetoes"] == ["jxc_sample: totals above 1000 need approval"]
     assert found["widget"] == "jxc_sample/stars.html" and found["template"]
+
+
+@installed
+def test_its_pages_templates_and_widgets_are_only_for_apps_that_enable_it(sample_site, tmp_path):
+    _apps_with_and_without_the_sample(tmp_path)
+    found = run_python(sample_site, _LOAD + """
+        import json
+        from engine.plugins import form_widgets, template_folders, web_routes
+        def used(app):
+            return {"routes": [route.path for route in web_routes(manager, app)],
+                    "folders": [folder.parent.name for folder in template_folders(manager, app)],
+                    "widgets": sorted(form_widgets(manager, app))}
+        print(json.dumps({"shop": used(load("apps/shop")), "plain": used(load("apps/plain")), "none": used(None)}))
+    """, cwd=tmp_path)
+    assert found["shop"] == {"routes": ["/plugins/jxc_sample/hello"], "folders": ["jxc_sample"], "widgets": ["stars"]}
+    assert found["plain"] == found["none"] == {"routes": [], "folders": [], "widgets": []}
+
+
+@installed
+def test_its_page_is_served_only_by_an_app_that_enables_it(sample_site, tmp_path):
+    """Through jxc's own web app (engine.web.app.create_app), as `jxc serve` builds it."""
+    _apps_with_and_without_the_sample(tmp_path)
+    found = run_python(sample_site, """
+        import json
+        from starlette.testclient import TestClient
+        from engine.startup import start
+        from engine.web.app import create_app
+        statuses = {}
+        for name in ("shop", "plain"):
+            started = start(f"apps/{name}", f"sqlite:///{name}.sqlite")
+            with TestClient(create_app(started)) as client:
+                statuses[name] = client.get("/plugins/jxc_sample/hello").status_code
+            started.engine.dispose()
+        print(json.dumps(statuses))
+    """, cwd=tmp_path)
+    assert found == {"shop": 200, "plain": 404}
 
 
 @installed

@@ -55,7 +55,7 @@ def create_app(started: Started, *, secret_key: str | None = None, https_only: b
     settings = WebSettings(secret_key=secret_key or secrets.token_urlsafe(32), https_only=https_only)
     state = WebState(
         started=started,
-        templates=template_environment(plugin_support.template_folders(started.plugins)),
+        templates=template_environment(plugin_support.template_folders(started.plugins, started.app)),
         i18n=i18n.load(started.app.locale),
         settings=settings,
     )
