@@ -36,9 +36,8 @@ class Transition:
 
 @dataclass
 class Buttons:
-    """What this user may do with the record now."""
+    """What this user may do with the record now (saving is the form's: formview.editable_record)."""
 
-    save: bool = False
     delete: bool = False
     submit: bool = False
     cancel: bool = False
@@ -58,7 +57,6 @@ def buttons(session: Session, entity: Entity, record: Mapping[str, Any], locale:
     access = session.access
     found = Buttons()
     status = record.get("docstatus")
-    found.save = access.allowed(entity, "write") and (not entity.is_document or status == "draft")
     found.delete = access.allowed(entity, "delete") and (not entity.is_document or status == "draft")
     plan = session.records.workflows.of(entity)
     if plan is not None:
