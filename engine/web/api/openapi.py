@@ -296,6 +296,13 @@ def openapi_document(app: App) -> dict[str, Any]:
         schemas.update(entity_schemas(app, entity))
         if entity.kind is not EntityKind.CHILD:
             paths.update(entity_paths(app, entity))
+    entity_entry = {"type": "object", "required": ["name", "label", "kind", "url"], "properties": {
+        "name": {"type": "string"}, "label": {"type": "string"}, "kind": {"enum": ["master", "document"]},
+        "url": {"type": "string"}}}
+    index = {"type": "object", "required": ["app", "openapi", "entities"], "properties": {
+        "app": {"type": "string"}, "openapi": {"type": "string"}, "entities": {"type": "array", "items": entity_entry}}}
+    paths["/api/"] = {"get": {"tags": ["api"], "summary": "the entities the user may read", "operationId": "index",
+                              "responses": {**_ok("the entities", index), **_problems(401)}}}
     paths["/api/batch"] = {"post": {
         "tags": ["batch"], "summary": "several operations, each applied at most once (by its key)",
         "operationId": "batch", "requestBody": _body(_ref("BatchRequest")),
