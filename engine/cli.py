@@ -92,13 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="manage the people who use an app and their roles",
                                description="Add users and give them the app's roles (采购员, 仓管员...).")
     user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
-    add = user_commands.add_parser("add", help="add a user with one or more roles",
+    add = user_commands.add_parser("add", help="add a user with one or more roles", allow_abbrev=False,  # see below
                                    epilog="Example: jxc user add zhang --role purchaser --app apps/food")
     add.add_argument("name", metavar="NAME", help="the user's login name (no spaces), e.g. zhangsan")
     add.add_argument("--role", action="append", default=[], metavar="ROLE",
                      help="a role from the app (repeat for several); 'admin' may do everything")
     add.add_argument("--full-name", metavar="TEXT", help="the name shown to others, e.g. 张三")
     add.add_argument("--email", metavar="ADDRESS", help="where jxc sends the user notifications")
+    # No abbreviations: `--password secret` must be refused, not read as --password-env naming a variable
+    password = add.add_mutually_exclusive_group()
+    password.add_argument("--password-env", metavar="VAR",
+                          help="set the web login password from the environment variable VAR (never typed on the "
+                               "command line), e.g. --password-env JXC_NEW_PASSWORD")
+    password.add_argument("--ask-password", action="store_true",
+                          help="type the web login password at the terminal (asked twice)")
     add.add_argument("--app", metavar="APP", required=True, help="the app's folder, e.g. apps/food")
     add.add_argument("--db", metavar="URL", help="the database; default: $JXC_DB, else APP/data/jxc.sqlite")
     listing = user_commands.add_parser("list", help="list the users and their roles")
@@ -383,18 +390,31 @@ def _user(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from engine.errors import ServiceError
+    from engine.new_password import PasswordProblem, read_new_password
     from engine.users import add_user
 
+    password_hash = None
+    if args.user_command == "add":
+        try:  # before opening the database: a refused password adds nobody
+            password = read_new_password(args.name, env_var=args.password_env, ask=args.ask_password)
+        except PasswordProblem as problem:
+            raise UserError(f"{problem}; user {args.name} not added") from None
+        if password is not None:
+            from engine.web.auth import hash_password
+
+            password_hash = hash_password(password)
     started = _open(args)
     app, engine, schema = started.app, started.engine, started.records.schema
     try:
         if args.user_command == "add":
             try:
-                add_user(engine, app, schema, args.name, roles=args.role, full_name=args.full_name, email=args.email)
+                add_user(engine, app, schema, args.name, roles=args.role, full_name=args.full_name, email=args.email,
+                         password_hash=password_hash)
             except ServiceError as error:
                 raise UserError(error.message) from None
             roles = ", ".join(args.role) or "no roles yet"
-            print(f"added user {args.name} ({roles})")
+            with_password = "; they log in to the web UI with the password given" if password_hash else ""
+            print(f"added user {args.name} ({roles}){with_password}")
             return EXIT_OK
         users, roles_table = schema.users, schema.metadata.tables["jxc_user_role"]
         assert users is not None
