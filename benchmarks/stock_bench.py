@@ -24,7 +24,9 @@ temporary folder and on PostgreSQL in fresh schemas dropped afterwards:
    then 1-line receipts dated D and dated today are posted in turns (5 each, --quick 3; median):
    backdated_ratio = backdated / current (goal <= 5: the cost must not grow with the history). The later
    entries alternate receipts of 2 and issues of 1, so every later issue's moving-average cost changes;
-   backdated_ratio_receipts_only is the same with only receipts after the day.
+   backdated_ratio_receipts_only is the same with only receipts after the day; backdated_ratio_closed_history
+   puts the entries in the 12 months before this one and closes them (what is after the day is only the
+   documents of part 1): the cost must not grow with a long, closed history.
 
 The last line printed is a JSON object. `--profile` prints where jxc's receipt time goes (cProfile, SQLite).
 """
@@ -248,8 +250,9 @@ def documents_bench(app: App, make_engine: Callable[[str], Engine], count: int, 
     with counting(jxc.engine) as statements:
         session.create("goods_receipt", receipts(data, 1)[0], submit=True)
     result["statements_per_save_and_submit"] = len(statements)
-    result["backdated"] = backdated_bench(jxc, data, data["items"][0], mixed=True)
-    result["backdated_receipts_only"] = backdated_bench(jxc, data, data["items"][1], mixed=False)
+    result["backdated"] = backdated_bench(jxc, data, data["items"][0], kind="mixed")
+    result["backdated_receipts_only"] = backdated_bench(jxc, data, data["items"][1], kind="receipts")
+    result["backdated_closed_history"] = backdated_bench(jxc, data, data["items"][2], kind="history")
     if profiler:
         for order, top in (("cumulative", 50), ("tottime", 30)):
             out = io.StringIO()
@@ -276,10 +279,10 @@ def same_books(jxc: Records, raw: Records) -> None:
 # --- backdated ------------------------------------------------------------------------------------------------
 
 
-def backdated_bench(records: Records, data: dict[str, Any], item: int, *, mixed: bool) -> dict[str, Any]:
-    """`mixed`: the later entries alternate receipts of 2 and issues of 1 (every later issue is revalued);
-    else they are receipts only (their values stand)."""
-    later = BACKDATED_LATER
+def backdated_bench(records: Records, data: dict[str, Any], item: int, *, kind: str) -> dict[str, Any]:
+    """BACKDATED_LATER bulk entries for `item` (alternately +2 and -1, or all +2 for kind "receipts"), dated
+    after a day D this month ("mixed", "receipts") or over the 12 months before this one, which are then
+    closed ("history": the later entries are only today's documents). Then receipts dated D and today."""
     effect = records.app.entities["goods_receipt"].stock[0]
     if effect.date is None:
         return {"note": "goods_receipt's stock effect has no date: formula; backdating is not possible"}
@@ -287,22 +290,35 @@ def backdated_bench(records: Records, data: dict[str, Any], item: int, *, mixed:
     now = records.clock.now()
     day = now.date().replace(day=1) if now.day > 2 else now.date() - dt.timedelta(days=1)
     first = dt.datetime.combine(day, dt.time(23, 59, 59)) + dt.timedelta(seconds=1)
-    span = (now - first).total_seconds() - 1
+    if kind == "history":
+        last = now.date().replace(day=1) - dt.timedelta(days=1)
+        first = dt.datetime.combine((last - dt.timedelta(days=364)).replace(day=1), dt.time())
+        span = (dt.datetime.combine(last, dt.time(23, 59)) - first).total_seconds()
+    else:
+        span = (now - first).total_seconds() - 1
     entries = []
-    for number in range(later):
-        qty = Decimal(2) if number % 2 == 0 or not mixed else Decimal(-1)
-        entries.append({"posted_at": first + dt.timedelta(seconds=span * number / later), "item": item,
+    for number in range(BACKDATED_LATER):
+        qty = Decimal(2) if number % 2 == 0 or kind == "receipts" else Decimal(-1)
+        entries.append({"posted_at": first + dt.timedelta(seconds=span * number / BACKDATED_LATER), "item": item,
                         "warehouse": warehouse, "qty": qty, "unit_cost": Decimal(2), "value_change": qty * 2,
                         "source_entity": "bench", "source_id": number, "created_at": now})
-    ledger, balance = records.schema.stock["ledger"], records.schema.stock["balance"]
+    stock = records.schema.stock
+    ledger, balance = stock["ledger"], stock["balance"]
     with records.engine.begin() as connection:
-        for start in range(0, later, 10_000):
+        for start in range(0, BACKDATED_LATER, 10_000):
             connection.execute(insert(ledger), _ledger_rows(ledger, entries[start:start + 10_000]))
         net = sum((entry["qty"] for entry in entries), Decimal(0))
         connection.execute(update(balance).where(balance.c.item == item, balance.c.warehouse == warehouse,
                                                  balance.c.batch_key == 0)
                            .values(on_hand=balance.c.on_hand + net, available=balance.c.available + net,
                                    value=balance.c.value + net * 2))
+        if kind == "history":
+            from engine.stock.periods import close_period
+
+            close_period(connection, stock, last, today=now.date(), now=now)
+        later = connection.execute(select(func.count()).select_from(ledger).where(
+            ledger.c.item == item, ledger.c.warehouse == warehouse,
+            ledger.c.posted_at > dt.datetime.combine(day, dt.time(23, 59, 59)))).scalar_one()
     session = records.system()
 
     def receipt(on: dt.date) -> float:
@@ -314,7 +330,8 @@ def backdated_bench(records: Records, data: dict[str, Any], item: int, *, mixed:
     for _ in range(BACKDATED_RUNS):
         backdated.append(receipt(day))
         current.append(receipt(now.date()))
-    return {"later_entries": later, "backdated_ms": round(statistics.median(backdated) * 1000, 2),
+    return {"later_entries": later, "entries": BACKDATED_LATER,
+            "backdated_ms": round(statistics.median(backdated) * 1000, 2),
             "current_ms": round(statistics.median(current) * 1000, 2),
             "ratio": round(statistics.median(backdated) / statistics.median(current), 2)}
 
@@ -462,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
               f"  submit {found['statements_per_submit']} statements  CPU per receipt "
               f"{found['goods_receipt']['jxc_cpu_ms']} ms (raw {found['goods_receipt']['raw_cpu_ms']} ms)  as-of "
               f"{asof['asof_ms']} ms ({asof['no_closing_ms']} ms unclosed)  backdated {found['backdated']}, receipts "
-              f"only after it {found['backdated_receipts_only']}")
+              f"only after it {found['backdated_receipts_only']}, history closed {found['backdated_closed_history']}")
     result: dict[str, Any] = {
         "benchmark": "stock",
         "quick": args.quick,
@@ -497,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
         "backdated_ratio": max((found["backdated"].get("ratio") or 0) for found in (lite, pg)) or None,
         "backdated_ratio_receipts_only": max((found["backdated_receipts_only"].get("ratio") or 0)
                                              for found in (lite, pg)) or None,
+        "backdated_sqlite_closed_history": lite["backdated_closed_history"],
+        "backdated_pg_closed_history": pg["backdated_closed_history"],
+        "backdated_ratio_closed_history": max((found["backdated_closed_history"].get("ratio") or 0)
+                                              for found in (lite, pg)) or None,
         "goals": GOALS,
         "total_s": round(time.perf_counter() - began, 1),
     }
