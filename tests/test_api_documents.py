@@ -87,5 +87,7 @@ def test_cancel_and_amend_a_receipt(shop):
     copy = amended.json()
     assert (copy["amended_from"], copy["docstatus"], copy["lines"][0]["qty"]) == (receipt["id"], "draft", "5.000")
     problem_of(api.client("viewer", "sales").post(f"{url}/amend"), 403)
+    assert problem_of(admin.post(f"/api/purchase_order/{order['id']}/make/purchase_receipt", json={"values": [1]}),
+                      422)["errors"] == [{"field": "values", "message": "must be an object: fields by name, lines as a list"}]
     assert "purchase_order cannot be made from purchase_receipt" in problem_of(
         admin.post(f"{url}/make/purchase_order"), 404)["detail"]

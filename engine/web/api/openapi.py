@@ -158,6 +158,9 @@ def _problem_schemas() -> dict[str, Any]:
         "Version": {"type": "object", "properties": {"version": _version()}, "required": ["version"],
                     "additionalProperties": False},
         "Empty": {"type": "object", "additionalProperties": False},
+        "Make": {"type": "object", "additionalProperties": False, "properties": {"values": {
+            "type": ["object", "null"],
+            "description": "what the mappings leave to the user: fields by name, the mapped lines by position"}}},
         "Action": {"type": "object", "properties": {
             "version": _version(), "comment": {"type": ["string", "null"]},
             "values": {"type": ["object", "null"], "description": "fields the transition requires"}},
@@ -265,7 +268,7 @@ def entity_paths(app: App, entity: Entity) -> dict[str, Any]:
     def post(path: str, verb: str, summary: str, body: str, status: int = 200, result: str = name) -> None:
         paths[f"{one}/{path}"] = {"parameters": [ID_PARAMETER], "post": {
             "tags": tag, "summary": summary, "operationId": f"{verb}_{name}",
-            "requestBody": _body(_ref(body), required=body != "Empty"),
+            "requestBody": _body(_ref(body), required=body not in ("Empty", "Make")),
             "responses": {**_ok("the record", _ref(result), status), **_problems(*WRITE_ERRORS)}}}
 
     if entity.is_document:
@@ -276,7 +279,7 @@ def entity_paths(app: App, entity: Entity) -> dict[str, Any]:
     for target in app.entities.values():
         if name in target.make_from:
             post(f"make/{target.name}", f"make_{target.name}_from", f"make a {target.name} from this {label}",
-                 "Empty", 201, target.name)
+                 "Make", 201, target.name)
     workflow = next((w for w in app.workflows.values() if w.entity == name), None)
     if workflow is not None:
         paths[f"{one}/actions"] = {"parameters": [ID_PARAMETER], "get": {

@@ -11,7 +11,8 @@ so an operation in a batch behaves exactly as the same request sent alone.
     DELETE /api/<entity>/<id>                 delete
     POST   /api/<entity>/<id>/submit|cancel   {"version": n}
     POST   /api/<entity>/<id>/amend           a corrected copy of a cancelled document
-    POST   /api/<entity>/<id>/make/<target>   a new <target> draft made from this document
+    POST   /api/<entity>/<id>/make/<target>   a new <target> draft made from this document ({"values": {...}}
+                                              fills in what the mappings leave to the user)
     GET    /api/<entity>/<id>/actions         the workflow actions the user may take now
     POST   /api/<entity>/<id>/actions/<name>  {"version": n, "comment": "...", "values": {...}}
     GET    /api/<entity>/<id>/history         the audit trail
@@ -286,6 +287,8 @@ def make(session: Session, parts: list[str], params: dict[str, str], body: Any, 
     values = _object(body, '{"values": {...}}', optional=True)
     _unknown_keys(values, ("values",))  # values: what the mappings leave to the user (Lifecycle.make_from)
     target = parts[3]
+    if values.get("values") is not None and not isinstance(values["values"], Mapping):
+        raise ValidationFailed([FieldProblem("values", "must be an object: fields by name, lines as a list")])
     made = session.make_from(target, parts[0], record_id, values.get("values"))
     return _record(session, made, 201, f"{base}/{target}/{made['id']}")
 
