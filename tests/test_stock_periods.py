@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+import sqlalchemy
 from sqlalchemy import func, select
 
 from dsl.loader import load_app
 from engine.context import Clock
+from engine.db import create_engine, prepare_database
 from engine.errors import ServiceError
 from engine.migrate import migrate
 from engine.records import Records
 from engine.stock.periods import PeriodClosed, PeriodRefused, close_period, closed_until, ensure_open
+from tests.conftest import PG_URL
 from tests.service_helpers import APPS
 from tests.stock_services_helpers import TODAY, FoodWorld, build_food_world, trade_september_october
 
@@ -147,3 +153,53 @@ def test_a_document_dated_in_a_closed_month_is_refused_and_nothing_is_written(tr
         assert connection.execute(select(func.count()).select_from(shipments)).scalar() == 3  # the refused one is not
     traded.ship("C1", "FLOUR", 5, on=dt.date(2026, 11, 1), batch="F1")  # the next month is open
     assert traded.verified().consistent
+
+
+@pytest.fixture
+def pg_food() -> Iterator[Records]:
+    """apps/food on a fresh PostgreSQL schema: the locking between closings and postings is PostgreSQL's (on
+    SQLite one writer runs at a time, BEGIN IMMEDIATE, so nothing is ever in flight)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        prepare_database(engine)
+        records = Records(_food(), engine, clock=Clock(fixed=NOW))
+        migrate(records.app, engine)
+        yield records
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def test_a_closing_waits_for_postings_in_flight_and_later_postings_see_it(pg_food: Records) -> None:
+    stock, engine = pg_food.schema.stock, pg_food.engine
+    failures: list[BaseException] = []
+
+    def close_october() -> None:
+        try:
+            _close(pg_food, dt.date(2026, 10, 31))
+        except BaseException as error:  # reported below: a thread's exception would otherwise be lost
+            failures.append(error)
+
+    closing = threading.Thread(target=close_october)
+    with engine.connect() as posting:
+        transaction = posting.begin()
+        try:
+            ensure_open(posting, stock, dt.date(2026, 10, 20))  # a posting dated in October, not yet committed
+            closing.start()
+            closing.join(timeout=1.0)
+            waited = closing.is_alive()
+        finally:
+            transaction.commit()
+    closing.join(timeout=10)
+    assert waited, "the closing did not wait for the posting in flight"
+    assert not closing.is_alive() and not failures
+    with engine.begin() as connection:
+        assert closed_until(connection, stock) == dt.date(2026, 10, 31)
+        with pytest.raises(PeriodClosed):
+            ensure_open(connection, stock, dt.date(2026, 10, 20))
