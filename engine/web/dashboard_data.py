@@ -11,7 +11,8 @@ are. The user's permissions apply as everywhere else: a widget over an entity th
 formulas use a field hidden from them, is shown as not permitted instead of its numbers; their row rules
 limit what is counted. A widget over the rows of a document's table (`sales_order_lines`) counts the rows of
 the documents the user may see: the document's row rules apply to its rows. Balances and batches
-(`stock_balance`, `stock_batch`) are read from the inventory tables; the dashboard's roles decide who sees them.
+(`stock_balance`, `stock_batch`) are read from the inventory tables; the dashboard's roles decide who sees them,
+and a user's row rules on warehouses limit the balances they count to those of their warehouses.
 """
 
 from __future__ import annotations
@@ -137,8 +138,7 @@ def _query(session: Any, connection: Connection, widget: Widget) -> list[tuple[A
     records = session.records
     table = records.schema.table(widget.entity)
     compiler = compiler_for(connection, records.schema, session.user, records.clock)
-    entity = session.app.entities.get(widget.entity)
-    conditions = [_seen(session, entity, table, connection)]
+    conditions = [_seen(session, widget.entity, table, connection)]
     if widget.filter is not None:
         conditions.append(compiler.condition(widget.filter.expr, table))
     groups = [compiler.value(formula.expr, table).label(f"g{i}") for i, formula in enumerate(widget.group_by.values())]
@@ -164,18 +164,30 @@ def _query(session: Any, connection: Connection, widget: Widget) -> list[tuple[A
     return rows
 
 
-def _seen(session: Any, entity: Entity | None, table: Any, connection: Connection) -> Any:
-    """The rows the user may count: their row rules, and for the rows of a table those of its documents."""
-    if entity is None:
-        return true()
-    if entity.kind is not EntityKind.CHILD or not entity.parent:
+def _seen(session: Any, name: str, table: Any, connection: Connection) -> Any:
+    """The rows the user may count: their row rules; for the rows of a table, those of its documents; for
+    stock balances, those of the warehouses they hold."""
+    app = session.app
+    entity = app.entities.get(name)
+    if entity is not None and entity.kind is EntityKind.CHILD and entity.parent:
+        return _through(session, app.entities[entity.parent], table.c.parent_id, connection)
+    if entity is not None:
         return session.access.row_condition(entity, table, connection)
-    parent = session.app.entities[entity.parent]
-    parents = session.records.schema.table(parent.name)
-    condition = session.access.row_condition(parent, parents, connection)
+    warehouse = app.entities.get(app.stock.warehouse) if app.stock is not None else None
+    if name == "stock_balance" and warehouse is not None and session.access.allowed(warehouse, "read"):
+        # a keeper limited to their warehouses (id IN CURRENT_USER().warehouses) counts only their stock; a
+        # user who may not read warehouses at all is limited by the dashboard's roles alone, as before
+        return _through(session, warehouse, table.c.warehouse, connection)
+    return true()
+
+
+def _through(session: Any, owner: Entity, column: Any, connection: Connection) -> Any:
+    """`column` (a link to `owner`) names a record of `owner` the user may see."""
+    owners = session.records.schema.table(owner.name)
+    condition = session.access.row_condition(owner, owners, connection)
     if isinstance(condition, True_):
         return condition
-    return table.c.parent_id.in_(select(parents.c.id).where(condition))
+    return column.in_(select(owners.c.id).where(condition))
 
 
 def _limit(widget: Widget) -> int:
