@@ -81,3 +81,24 @@ def test_scans_queued_offline_are_received_once_when_the_network_returns(browser
     assert _receipts(books) == receipts_before + 1
     assert stock_of(books.records, flour, store)["on_hand"] - flour_before["on_hand"] == Decimal(2)
     assert stock_of(books.records, cookie, store)["on_hand"] - cookie_before["on_hand"] == Decimal(1)
+
+
+def test_a_refused_receipt_stays_on_the_phone_with_the_reason(browser: Any, server: Server, books: Any) -> None:
+    receipts_before = _receipts(books)
+    _, phone = open_scan_page(browser, server, "receive")
+    phone.select_option("#warehouse", label="WH-A 常温库")
+    scan(phone, "FG-DUMP")  # frozen dumplings into the ambient store
+    line = phone.locator('#lines [data-line="0"]')
+    line.wait_for()
+    line.locator("input[data-field=batch]").fill("DP261126")
+    line.locator("input[data-field=production]").fill("2026-11-24")
+    line.locator("input[data-field=expiry]").fill("2027-11-20")
+    phone.click("#submit")
+    refused = phone.locator("#queue li[data-state=refused]")
+    refused.wait_for()
+    assert "被拒绝" in (refused.text_content() or "") and "储存条件" in (refused.text_content() or "")
+    assert phone.locator("#pending").text_content() == "待同步 0"
+    screenshot(phone, "mobile_refused")
+    refused.locator("button").click()  # 放弃
+    phone.wait_for_function("() => !document.querySelector('#queue li')")
+    assert _receipts(books) == receipts_before
