@@ -265,3 +265,18 @@ def test_a_draft_is_deleted_from_its_form_and_a_record_in_use_is_not(shop: Shop)
     assert shop.system.get("customer", shop.customer)["name"] == "华东机电"
     send(web, f"/e/sales_order/{kept_id}/submit", {"version": "1"})
     assert "delete" not in buttons(web.get(f"/e/sales_order/{kept_id}").text)
+
+
+def test_save_and_submit_does_both_in_one_step_or_neither(shop: Shop) -> None:
+    web = shop.web
+    web.login("cai")
+    assert "save-submit" not in buttons(web.get("/e/purchase_order/new").text)  # its workflow submits it
+    switch(shop, "shou")
+    assert "save-submit" in buttons(web.get("/e/sales_order/new").text)
+    line = {"customer": str(shop.customer), "lines[0].item": str(shop.bolt)}
+    refused = send(web, "/e/sales_order/new", {**line, "lines[0].qty": "-1", "then": "submit"})
+    assert refused.status_code == 422 and shop.system.list("sales_order").rows == []
+    order_id = made_at(send(web, "/e/sales_order/new", {**line, "lines[0].qty": "2", "then": "submit"}),
+                       "sales_order")
+    stored = shop.system.get("sales_order", order_id)
+    assert stored["docstatus"] == "submitted" and stored["doc_no"].startswith("SO-")

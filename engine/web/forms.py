@@ -95,7 +95,8 @@ async def create_record(request: Request) -> Response:
     session.access.require(entity, "create")
     form = await request.form()
     posted = read_form(session.app, entity, form, _editable_fields(session, entity, None), creating=True)
-    return await run_in_threadpool(_save, request, session, entity, posted, None, None)
+    submit = form.get("then") == "submit"  # 保存并提交: both in one transaction, or neither
+    return await run_in_threadpool(_save, request, session, entity, posted, None, None, submit)
 
 
 async def update_record(request: Request) -> Response:
@@ -122,13 +123,13 @@ def _editable_fields(session: Session, entity: Entity, record: Mapping[str, Any]
 
 
 def _save(request: Request, session: Session, entity: Entity, posted: Posted, record_id: int | None,
-          version: int | None) -> Response:
+          version: int | None, submit: bool = False) -> Response:
     link_problems = resolve_links(session, posted)
     try:
         if link_problems:
             raise ValidationFailed(link_problems)
         if record_id is None:
-            saved = session.create(entity.name, posted.values)
+            saved = session.create(entity.name, posted.values, submit=submit)
         else:
             assert version is not None
             saved = session.update(entity.name, record_id, posted.values, version=version)

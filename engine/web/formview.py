@@ -90,6 +90,7 @@ class FormView:
     buttons: Any = None  # documents.Buttons
     message: str = ""
     version: int = 0  # optimistic locking: the version the user opened
+    save_and_submit: bool = False  # a new document the user may submit directly (no workflow submits it)
     origins: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, url, text): made from, amended from
     state: str = ""  # the workflow's state, as the user reads it
     status: str = ""  # the document's status, as the user reads it
@@ -219,6 +220,9 @@ def build_view(request: Request, session: Session, entity: Entity, record: Mappi
                     action=f"{base}/new" if new else f"{base}/{record['id']}",
                     compute_url=f"{base}/compute" if new else f"{base}/{record['id']}/compute", message=message,
                     version=record.get("version") or 0)
+    if new and entity.is_document and editable and session.access.allowed(entity, "submit"):
+        plan = session.records.workflows.of(entity)
+        view.save_and_submit = plan is None or not plan.into("submit")
     if not new:
         named = record.get("doc_no") or not entity.is_document
         view.title = f"{view.title} {title_of(entity, record) if named else _draft_title(request, record)}"
