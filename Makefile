@@ -17,6 +17,7 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	tools/ensure_postgres.sh
+	tools/ensure_chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
