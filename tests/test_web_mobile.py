@@ -174,3 +174,35 @@ def test_an_operation_on_a_receipt_changed_meanwhile_comes_back_refused_with_the
                    {"version": draft["version"]})
     assert stale["status"] == 409 and "chief" in stale["body"]["detail"]
     assert _as(started, "boss").get("goods_receipt", draft["id"])["docstatus"] == "draft"
+
+
+@pytest.mark.both_dbs
+def test_a_pick_against_a_sales_order_and_a_count_as_the_pages_send_them(food: Any) -> None:
+    started, web = food
+    ids = _master_data(started)
+    boss = _as(started, "boss")
+    today = started.records.clock.now().date()
+    boss.create("goods_receipt", {"warehouse": ids["cold"], "lines": [
+        {"item": ids["egg"], "qty": 10, "batch_no": "L1", "production_date": today - dt.timedelta(days=3),
+         "expiry": today + dt.timedelta(days=40)}]}, submit=True)
+    customer = boss.create("customer", {"code": "C1", "name": "永辉"})["id"]
+    order = boss.create("sales_order", {"customer": customer, "lines": [
+        {"item": ids["egg"], "qty": 4, "price": "20"}, {"item": ids["milk"], "qty": 2, "price": "9"}]}, submit=True)
+    web.login("boss")
+    token = web.token("/m/pick")
+    # three eggs scanned; the milk line of the order not picked (null at its position); the batch left to FEFO
+    made = _batch(web, token, "m:p:make", "POST", f"/api/sales_order/{order['id']}/make/sales_shipment",
+                  {"values": {"warehouse": ids["cold"], "lines": [{"item": ids["egg"], "qty": "3"}, None]}})
+    assert made["status"] == 201, made
+    shipped = _batch(web, token, "m:p:submit", "POST", f"/api/sales_shipment/{made['body']['id']}/submit",
+                     {"version": made["body"]["version"]})
+    assert shipped["status"] == 200, shipped
+    assert stock_of(started.records, ids["egg"], ids["cold"])["on_hand"] == Decimal(7)
+    lines = boss.get("sales_order", order["id"])["lines"]
+    assert [(row["item"], row["shipped_qty"]) for row in lines] == [(ids["egg"], Decimal(3)), (ids["milk"], Decimal(0))]
+
+    counted = _batch(web, token, "m:c:create", "POST", "/api/stock_count", {"warehouse": ids["cold"], "lines": [
+        {"item": ids["egg"], "batch_no": "L1", "counted_qty": "6"}]})
+    assert counted["status"] == 201, counted
+    assert counted["body"]["docstatus"] == "draft"  # saved for review: variances are approved before submitting
+    assert [(row["item"], Decimal(row["counted_qty"])) for row in counted["body"]["lines"]] == [(ids["egg"], 6)]
