@@ -230,3 +230,14 @@ def test_keepers_count_their_own_warehouses_and_managers_approve_differences(wor
     count = approve_variances(manager, count["id"], [line], version=count["version"])
     count = submit_count(keeper, count["id"], version=count["version"])
     assert count["docstatus"] == "submitted" and world.on_hand("BOLT") == D("90")
+
+
+def test_a_count_made_by_hand_reads_the_books_before_it_is_submitted(world):
+    world.receive("BOLT", 10)
+    count = world.session.create("stock_count", {"warehouse": world.warehouses["A"], "lines": [
+        {"item": world.items["BOLT"], "counted_qty": "10"}]})
+    with pytest.raises(Vetoed) as refused:
+        world.session.submit("stock_count", count["id"], version=count["version"])
+    assert "第 1 行的账面数量与账面不符：请刷新账面数量后再提交" in refused.value.message
+    count = submit_count(world.session, count["id"], version=count["version"])
+    assert count["lines"][0]["expected_qty"] == D("10") and world.on_hand("BOLT") == D("10")

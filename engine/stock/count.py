@@ -275,6 +275,10 @@ def count_problems(session: Any, record: Record, connection: Connection) -> list
              if book[LineKey.of(row)] != (row.get("expected_qty") or ZERO)]
     if stale:
         shown = ", ".join(str(number) for number in stale)
+        if record.get("snapshot_at") is None:  # made by hand: the books were never read
+            return [say(app.locale, f"第 {shown} 行的账面数量与账面不符：请刷新账面数量后再提交",
+                        f"lines {shown} do not show the books' quantities: refresh the expected quantities, "
+                        "then submit")]
         return [say(app.locale, f"盘点期间库存有变动（第 {shown} 行）：请刷新账面数量后再提交",
                     f"stock moved while counting (lines {shown}): refresh the expected quantities, then submit")]
     limit = tolerance(app)
