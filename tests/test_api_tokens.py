@@ -108,3 +108,47 @@ def test_jxc_token_create_list_revoke(tmp_path, capsys):
     assert "token 1 is already revoked" in capsys.readouterr().err
     assert main(["token", "list", app, "--db", db]) == 0
     assert "revoked" in capsys.readouterr().out
+
+
+FENCED = """
+name: fenced
+title: 围栏
+extend:
+  entities:
+    user:
+      fields:
+        regions: {type: link, link: region, many: true}
+entities:
+  region:
+    key: code
+    fields: {code: {type: string, required: true}}
+  visit:
+    fields:
+      region: {type: link, link: region, required: true}
+      note: string
+roles:
+  rep:
+    label: 业务员
+    permissions: {region: read, visit: [read, create]}
+    rows:
+      visit: region IN CURRENT_USER().regions
+"""
+
+
+@pytest.mark.both_dbs
+def test_a_token_user_is_fenced_by_their_own_fields(make_api):
+    from engine.users import add_user
+    from tests.service_helpers import _app_from_text
+
+    api = make_api(_app_from_text(FENCED))
+    admin = api.client("root", "admin")
+    north, south = (admin.post("/api/region", json={"code": code}).json()["id"] for code in ("N", "S"))
+    for region in (north, south):
+        admin.post("/api/visit", json={"region": region, "note": f"visit {region}"})
+    records = api.records
+    add_user(records.engine, records.app, records.schema, "rep1", roles=["rep"], fields={"regions": [north]})
+    rep = api.client("rep1", token=create_token(records.engine, records.app, records.schema, "rep1", "rep").token)
+    assert [row["region"] for row in rep.get("/api/visit").json()["data"]] == [north]
+    assert rep.post("/api/visit", json={"region": north}).status_code == 201
+    assert problem_of(rep.post("/api/visit", json={"region": south}), 403)["detail"] == \
+        "rep1 may only keep visit records where region IN CURRENT_USER().regions"

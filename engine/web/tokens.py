@@ -100,7 +100,8 @@ _LOOKUPS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # s
 
 def _lookup(schema: Schema) -> Any:
     """The token with its user and whether the user still holds the token's role, in one statement (built once
-    per schema: every API request runs it)."""
+    per schema: every API request runs it). The token's columns are labelled with a leading underscore, which
+    no user field can have."""
     found = _LOOKUPS.get(schema.metadata)
     if found is None:
         table = token_table(schema)
@@ -108,10 +109,10 @@ def _lookup(schema: Schema) -> Any:
         assert users is not None
         roles = schema.metadata.tables["jxc_user_role"]
         held = exists().where(roles.c.user_id == users.c.id, roles.c.role == table.c.role)
-        found = (select(table.c.id.label("token_id"), table.c.prefix.label("token_prefix"),
-                        table.c.role.label("token_role"), table.c.expires_at.label("token_expires_at"),
-                        table.c.revoked_at.label("token_revoked_at"), table.c.last_used_at.label("token_last_used_at"),
-                        held.label("token_role_held"), users)
+        found = (select(table.c.id.label("_token_id"), table.c.prefix.label("_token_prefix"),
+                        table.c.role.label("_token_role"), table.c.expires_at.label("_token_expires_at"),
+                        table.c.revoked_at.label("_token_revoked_at"),
+                        table.c.last_used_at.label("_token_last_used_at"), held.label("_token_role_held"), users)
                  .join(users, users.c.id == table.c.user_id).where(table.c.token_hash == bindparam("token_hash")))
         _LOOKUPS[schema.metadata] = found
     return found
@@ -124,23 +125,24 @@ def authenticate(engine: Engine, app: App, schema: Schema, token: str, *, clock:
         row = connection.execute(_lookup(schema), {"token_hash": hash_token(token)}).mappings().first()
         if row is None:
             raise TokenRefused("the API token is not known")
-        shown = f"{row['token_prefix']}…"
-        if row["token_revoked_at"] is not None:
-            raise TokenRefused(f"the API token {shown} was revoked on {row['token_revoked_at']:%Y-%m-%d %H:%M}")
-        if row["token_expires_at"] is not None and row["token_expires_at"] <= now:
-            raise TokenRefused(f"the API token {shown} expired on {row['token_expires_at']:%Y-%m-%d %H:%M}")
+        shown = f"{row['_token_prefix']}…"
+        if row["_token_revoked_at"] is not None:
+            raise TokenRefused(f"the API token {shown} was revoked on {row['_token_revoked_at']:%Y-%m-%d %H:%M}")
+        if row["_token_expires_at"] is not None and row["_token_expires_at"] <= now:
+            raise TokenRefused(f"the API token {shown} expired on {row['_token_expires_at']:%Y-%m-%d %H:%M}")
         if not row["active"]:
             raise TokenRefused(f"the user of the API token {shown} is no longer active")
-        if not row["token_role_held"]:
-            raise TokenRefused(f"{row['name']} no longer holds the role '{row['token_role']}' of the API token "
+        if not row["_token_role_held"]:
+            raise TokenRefused(f"{row['name']} no longer holds the role '{row['_token_role']}' of the API token "
                                f"{shown}")
-        record = {key: value for key, value in row.items() if not key.startswith("token_") and
-                  key != "password_hash"}
+        users = schema.users
+        assert users is not None
+        record = {column.name: row[column.name] for column in users.c if column.name != "password_hash"}
         for key, junction in schema.user_junctions.items():  # what CURRENT_USER() gives formulas, as load_user
             record[key] = list(connection.execute(select(junction.c.target_id).where(
                 junction.c.owner_id == row["id"]).order_by(junction.c.idx)).scalars())
-    if row["token_last_used_at"] is None or now - row["token_last_used_at"] >= dt.timedelta(minutes=1):
+    if row["_token_last_used_at"] is None or now - row["_token_last_used_at"] >= dt.timedelta(minutes=1):
         table = token_table(schema)
         with engine.begin() as connection:  # at most once a minute: not a write on every request
-            connection.execute(update(table).where(table.c.id == row["token_id"]).values(last_used_at=now))
-    return CurrentUser(row["id"], row["name"], frozenset({row["token_role"]}), record)
+            connection.execute(update(table).where(table.c.id == row["_token_id"]).values(last_used_at=now))
+    return CurrentUser(row["id"], row["name"], frozenset({row["_token_role"]}), record)
