@@ -190,13 +190,13 @@
     } catch (error) {
       throw new Offline();
     }
-    if (answer.status === 401 || answer.status === 403 && !isJson(answer)) {
+    if (answer.status === 401 || answer.status === 403) {  // logged out, or a page older than the session
       say(T.login_again, "error");
       throw new Offline();
     }
     if (answer.status >= 500 || !isJson(answer)) throw new Offline();  // try again later
     const data = await answer.json();
-    const result = data.results ? data.results[0] : { status: answer.status, body: data };
+    const result = answer.status === 200 && data.results ? data.results[0] : { status: answer.status, body: data };
     if (result.status >= 500) throw new Offline();
     if (result.status >= 200 && result.status < 300) return result.body;
     op.state = "refused";
