@@ -47,6 +47,7 @@ TEXTS = {  # what the page's script says, in the user's language
     "nothing": "Nothing scanned yet",
     "added": "Added",
     "queued": "Saved on this device; it is sent when the network is back",
+    "sending": "Sending…",
     "synced": "Sent",
     "refused": "Refused",
     "discard": "Discard",

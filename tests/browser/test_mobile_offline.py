@@ -98,6 +98,7 @@ def test_a_refused_receipt_stays_on_the_phone_with_the_reason(browser: Any, serv
     refused.wait_for()
     assert "被拒绝" in (refused.text_content() or "") and "储存条件" in (refused.text_content() or "")
     assert phone.locator("#pending").text_content() == "待同步 0"
+    assert (phone.locator("#message").text_content() or "").startswith("被拒绝: ")
     screenshot(phone, "mobile_refused")
     refused.locator("button").click()  # 放弃
     phone.wait_for_function("() => !document.querySelector('#queue li')")

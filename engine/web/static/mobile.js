@@ -171,7 +171,7 @@
     await queue.add({ id: clientId(), created: new Date().toISOString(), what, plan: plan(), state: "pending" });
     lines.length = 0;
     render();
-    say(navigator.onLine ? T.synced + "…" : T.queued, "ok");
+    say(navigator.onLine ? T.sending : T.queued, "info");
     await showQueue();
     flush();
     scanBox.focus();
@@ -202,6 +202,7 @@
     op.state = "refused";
     op.problem = describe(result.body);
     await queue.put(op);
+    say(`${T.refused}: ${op.problem}`, "error");
     return null;
   }
 
