@@ -206,3 +206,17 @@ def test_a_pick_against_a_sales_order_and_a_count_as_the_pages_send_them(food: A
     assert counted["status"] == 201, counted
     assert counted["body"]["docstatus"] == "draft"  # saved for review: variances are approved before submitting
     assert [(row["item"], Decimal(row["counted_qty"])) for row in counted["body"]["lines"]] == [(ids["egg"], 6)]
+
+
+def test_an_app_without_inventory_has_no_scan_pages(tmp_path: Any) -> None:
+    from sqlalchemy import create_engine
+
+    started = start_on(create_engine(f"sqlite:///{tmp_path / 'shop.sqlite'}"))
+    assert started.app.stock is None and flow(started.app, "receive") is None
+    web = Web(started)
+    web.user("boss", "admin")
+    web.login("boss")
+    assert web.get("/m/receive").status_code == 404
+    assert web.get("/m/items").json() == {"items": []}
+    assert "/m/" not in web.get("/m").text.replace('href="/m"', "")
+    web.close()
