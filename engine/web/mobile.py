@@ -144,6 +144,7 @@ def scan_page(request: Request) -> Response:
                    (found.item, found.qty, found.batch, found.production, found.expiry) if name in child.fields},
         "texts": {key: gettext(request, text) for key, text in TEXTS.items()},
         "source_lines": _source_lines(app, found),
+        "user": session.user.name,  # a shared phone: each user's queue is sent in their own name only
     }
     return render(request, "mobile/scan.html", mode=mode, title=_titles(request)[mode], config=config,
                   warehouses=_warehouses(request),

@@ -168,7 +168,8 @@
     if (config.warehouse && !warehouse.value) { warehouse.focus(); return say(T.choose_warehouse, "error"); }
     const what = [source && source.value ? source.selectedOptions[0].textContent : config.target_label,
                   `${lines.length} ${T.lines}`].join(" · ");
-    await queue.add({ id: clientId(), created: new Date().toISOString(), what, plan: plan(), state: "pending" });
+    await queue.add({ id: clientId(), user: config.user, created: new Date().toISOString(), what, plan: plan(),
+                      state: "pending" });
     lines.length = 0;
     render();
     say(navigator.onLine ? T.sending : T.queued, "info");
@@ -254,7 +255,7 @@
     if (!flushing) {
       flushing = (async () => {
         try {
-          for (const op of await queue.all()) {
+          for (const op of await mine()) {
             if (op.state === "pending") await perform(op);
           }
         } catch (error) {
@@ -268,8 +269,12 @@
     return flushing;
   }
 
+  async function mine() {
+    return (await queue.all()).filter((op) => op.user === config.user);
+  }
+
   async function showQueue() {
-    const ops = await queue.all();
+    const ops = await mine();
     const waiting = ops.filter((op) => op.state === "pending").length;
     const pending = $("pending");
     pending.textContent = `${T.pending} ${waiting}`;

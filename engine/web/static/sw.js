@@ -25,6 +25,10 @@ function cached(url) {
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
+  if (url.origin === self.location.origin && url.pathname === "/login") {
+    event.waitUntil(caches.delete(CACHE));  // logged out: the next user of the phone does not get these pages
+    return;
+  }
   if (request.method !== "GET" || !cached(url)) return;  // the network, as without a service worker
   event.respondWith(fetch(request).then((answer) => {
     if (answer.ok && !answer.redirected) {  // never keep the login page in place of a scan page
