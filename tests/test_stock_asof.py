@@ -108,3 +108,34 @@ def test_as_of_any_day_is_what_was_received_less_what_was_shipped_by_then(moves,
                 assert found == expected, (day, moves)
         finally:
             engine.dispose()
+
+
+COVERING = ["item", "warehouse", "posted_at", "id", "batch", "qty", "value_change"]
+
+
+def _ledger_indexes(engine) -> dict[str, list[str]]:
+    from sqlalchemy import inspect
+
+    return {index["name"]: index["column_names"] for index in inspect(engine).get_indexes("jxc_stock_ledger")}
+
+
+@pytest.mark.both_dbs
+def test_a_database_made_before_the_covering_ledger_index_gets_it_when_migrated(traded: FoodWorld) -> None:
+    """As-of balances sum qty and value per item × warehouse in time order from the index alone; a database
+    that still has the narrow (item, warehouse, posted_at, id) index is brought up to the covering one."""
+    from engine.migrate import migrate
+
+    engine = traded.records.engine
+    assert COVERING in _ledger_indexes(engine).values()
+    covering = [name for name, columns in _ledger_indexes(engine).items() if columns == COVERING]
+    with engine.begin() as connection:  # what a database made before looked like
+        for name in covering:
+            connection.exec_driver_sql(f"DROP INDEX {name}")
+        connection.exec_driver_sql("CREATE INDEX ix_jxc_stock_ledger_item_time ON jxc_stock_ledger "
+                                   "(item, warehouse, posted_at, id)")
+    migrate(traded.records.app, engine)
+    indexes = _ledger_indexes(engine)
+    assert COVERING in indexes.values()
+    assert ["item", "warehouse", "posted_at", "id"] not in indexes.values()
+    assert _as_of(traded, D(2026, 9, 10)) == [(traded.items["FLOUR"], traded.warehouses["A"],
+                                               batch_id(traded, "FLOUR", "F1"), Decimal(100), Decimal("400.00"))]

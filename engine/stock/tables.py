@@ -98,7 +98,11 @@ def add_stock_tables(app: App, schema: Any) -> None:
         Column("created_by", ID_TYPE, ForeignKey(f"{USER_TABLE}.id", ondelete="RESTRICT")),
     ]
     ledger = Table("jxc_stock_ledger", metadata, *ledger_columns, sqlite_autoincrement=True)
-    Index("ix_jxc_stock_ledger_item_time", ledger.c.item, ledger.c.warehouse, ledger.c.posted_at, ledger.c.id)
+    # Covering: as-of balances and backdated revaluation read an item × warehouse's entries in time order and
+    # sum qty and value from the index alone (not the table: ~10 s instead of < 1 s for a million rows on
+    # SQLite). A new name, so that migrating an existing database creates it and drops the narrower one.
+    Index("ix_jxc_stock_ledger_item_cover", ledger.c.item, ledger.c.warehouse, ledger.c.posted_at, ledger.c.id,
+          ledger.c.batch, ledger.c.qty, ledger.c.value_change)
     Index("ix_jxc_stock_ledger_source", ledger.c.source_entity, ledger.c.source_id)
     Index("ix_jxc_stock_ledger_time", ledger.c.posted_at)
     reservation = Table(
