@@ -11,6 +11,9 @@ from decimal import Decimal
 
 import pytest
 
+from engine.records import Session
+from engine.users import load_user
+from tests.service_helpers import APPS
 from tests.web_helpers import Web, app_folder, start_on, visible_text
 from tests.web_no_stock import Shop, buttons, errors_at, no_stock_shop, send
 
@@ -163,10 +166,14 @@ def test_a_goods_receipt_is_made_from_an_approved_purchase_order_and_opened(shop
     page = web.get(f"/e/purchase_order/{po}")
     assert "make:purchase_receipt" in buttons(page.text) and "确认收货" in page.text
 
-    receipt_id = made_at(send(web, f"/e/purchase_order/{po}/make/purchase_receipt"), "purchase_receipt")
+    assert re.search(r'<form method="get" action="/e/purchase_receipt/new"', page.text)  # opens a form: nothing saved
+    prefilled = web.get(f"/e/purchase_receipt/new?from=purchase_order&from_id={po}")
+    assert prefilled.status_code == 200 and shop.system.list("purchase_receipt").rows == []
+    receipt_id = made_at(send(web, "/e/purchase_receipt/new", form_values(prefilled.text)), "purchase_receipt")
     receipt = shop.system.get("purchase_receipt", receipt_id)
     order = shop.system.get("purchase_order", po)
     assert receipt["docstatus"] == "draft" and receipt["po_no"] == order["doc_no"]
+    assert (receipt["made_from_entity"], receipt["made_from_id"]) == ("purchase_order", po)
     assert [(line["item"], line["qty"]) for line in receipt["lines"]] == [(shop.bolt, Decimal("10.000")),
                                                                           (shop.nut, Decimal("4.000"))]
     opened = web.get(f"/e/purchase_receipt/{receipt_id}")
@@ -280,3 +287,100 @@ def test_save_and_submit_does_both_in_one_step_or_neither(shop: Shop) -> None:
                        "sales_order")
     stored = shop.system.get("sales_order", order_id)
     assert stored["docstatus"] == "submitted" and stored["doc_no"].startswith("SO-")
+
+
+# --- make from in the food app: the form is pre-filled, the user fills in what the mapping leaves open --------
+
+
+def form_values(page: str) -> dict[str, str]:
+    """What the record form on `page` posts as it is drawn (inputs, chosen options, text areas)."""
+    form = re.search(r'<form method="post"[^>]*id="record-form".*?</form>', page, re.S).group(0)
+    form = re.sub(r"<template.*?</template>", "", form, flags=re.S)
+    values: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and ('type="checkbox"' not in tag or " checked" in tag):
+            values[html.unescape(name.group(1))] = html.unescape(value.group(1)) if value else ""
+    for name, options in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', options)
+        values[name] = html.unescape(chosen.group(1)) if chosen else ""
+    for name, text in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        values[name] = html.unescape(text)
+    values.pop("csrf_token", None)
+    return values
+
+
+@pytest.fixture
+def food(db_engine) -> Iterator[Web]:
+    web = Web(start_on(db_engine, APPS / "food"))
+    web.user("boss", "admin")
+    web.user("chief", "admin")
+    yield web
+    web.close()
+
+
+def _approved_order(web: Web) -> dict[str, int]:
+    started = web.started
+
+    def session(name: str) -> Session:
+        return started.records.session(load_user(started.engine, started.app, started.records.schema, name))
+
+    boss = session("boss")
+    ids = {"cold": boss.create("warehouse", {"code": "WH-R", "name": "冷藏库", "storage": "chilled"})["id"],
+           "supplier": boss.create("supplier", {"code": "S1", "name": "德青源"})["id"],
+           "egg": boss.create("item", {"code": "RM-EGG", "name": "鲜鸡蛋", "unit": "kg", "storage": "chilled",
+                                       "shelf_life_days": 45, "purchase_price": "11.60"})["id"],
+           "milk": boss.create("item", {"code": "RM-MILK", "name": "牛奶", "unit": "l", "storage": "chilled",
+                                        "shelf_life_days": 20, "purchase_price": "6.00"})["id"]}
+    order = boss.create("purchase_order", {"supplier": ids["supplier"], "lines": [
+        {"item": ids["egg"], "qty": 10, "price": "11.60"}, {"item": ids["milk"], "qty": 5, "price": "6.00"}]})
+    order = boss.transition("purchase_order", order["id"], "request", version=order["version"])
+    ids["order"] = session("chief").transition("purchase_order", order["id"], "approve",
+                                               version=order["version"])["id"]
+    return ids
+
+
+@pytest.mark.both_dbs
+def test_a_goods_receipt_made_from_an_order_is_filled_in_saved_submitted_and_the_order_shows_it(food: Web) -> None:
+    web = food
+    ids = _approved_order(web)
+    system = web.started.records.system()
+    web.login("boss")
+    order_page = web.get(f"/e/purchase_order/{ids['order']}")
+    assert "make:goods_receipt" in buttons(order_page.text) and "生成入库单" in order_page.text
+
+    opened = web.get(f"/e/goods_receipt/new?from=purchase_order&from_id={ids['order']}")
+    assert opened.status_code == 200 and system.list("goods_receipt").rows == []
+    posted = form_values(opened.text)
+    order_no = system.get("purchase_order", ids["order"])["doc_no"]
+    assert order_no in visible_text(opened.text)  # the PO number the mapping sets, read-only
+    assert (posted["supplier"], posted["lines[0].item"], posted["lines[0].qty"], posted["lines[1].qty"]) == (
+        str(ids["supplier"]), str(ids["egg"]), "10", "5")
+    assert posted["warehouse"] == "" and posted["lines[0].batch_no"] == ""  # left to the user
+
+    refused = send(web, "/e/goods_receipt/new", posted)  # saved as opened: what is missing is shown, not saved
+    assert refused.status_code == 422 and system.list("goods_receipt").rows == []
+    assert errors_at(refused.text, "warehouse") and errors_at(refused.text, "lines[1].expiry")
+    again = form_values(refused.text)  # the form drawn again still makes the receipt from the order
+    assert (again["made_from_entity"], again["made_from_id"], again["lines[1]._from"]) == (
+        "purchase_order", str(ids["order"]), posted["lines[1]._from"])
+
+    again.update({"warehouse": str(ids["cold"]), "warehouse__text": "", "lines[0].qty": "6",
+                  "lines[0].batch_no": "EG2611", "lines[0].production_date": "2026-11-20",
+                  "lines[0].expiry": "2027-01-05", "lines[1]._delete": "on"})  # 6 eggs arrived, no milk yet
+    receipt_id = made_at(send(web, "/e/goods_receipt/new", again), "goods_receipt")
+    receipt = system.get("goods_receipt", receipt_id)
+    assert (receipt["docstatus"], receipt["made_from_entity"], receipt["made_from_id"]) == (
+        "draft", "purchase_order", ids["order"])
+    assert receipt["po_no"] == order_no
+    assert [(line["item"], line["qty"], line["batch_no"]) for line in receipt["lines"]] == [
+        (ids["egg"], Decimal("6.000"), "EG2611")]
+
+    page = web.get(f"/e/goods_receipt/{receipt_id}")
+    assert made_at(send(web, f"/e/goods_receipt/{receipt_id}/submit", {"version": version_on(page.text)}),
+                   "goods_receipt") == receipt_id
+    order = system.get("purchase_order", ids["order"])
+    assert [line["received_qty"] for line in order["lines"]] == [Decimal("6.000"), Decimal("0.000")]
+    assert "部分收货" in visible_text(web.get(f"/e/purchase_order/{ids['order']}").text)
+    left = form_values(web.get(f"/e/goods_receipt/new?from=purchase_order&from_id={ids['order']}").text)
+    assert (left["lines[0].qty"], left["lines[1].qty"]) == ("4", "5")  # what is still open comes over next time

@@ -1,6 +1,11 @@
 """Actions on a form: submit, cancel, amend, workflow transitions, make from (采购订单 → 生成收货单), delete
 (drafts and master data); their routes include the history page (engine/web/history.py).
 
+Make from opens a new form of the target pre-filled by the app's mapping (`/e/<target>/new?from=<source>&
+from_id=<id>`), because what the mapping leaves open (a receipt's warehouse, a line's batch and dates) is the
+user's to fill in. Each mapped row carries the source line it comes from (a hidden `_from` input), so that the
+save goes through `Session.make_from` with the user's values by mapped position, and fulfilment happens at submit.
+
 A button is shown only when the user may take the action on the record as it is now (the same rules the
 service layer applies); an action refused anyway (the record changed meanwhile, a guard, a missing comment)
 shows the form again with the service layer's message.
@@ -8,8 +13,9 @@ shows the form again with the service layer's message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -17,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dsl.model import Entity
-from engine.errors import ServiceError, ValidationFailed
+from dsl.model import Entity, FieldType
+from engine.errors import FieldProblem, NotFound, ServiceError, ValidationFailed
 from engine.records import Session
+from engine.store import Record
 from engine.web.context import gettext, language, service
 from engine.web.history import STATUS, history
 from engine.web.i18n import label_locale
@@ -168,13 +175,121 @@ async def delete(request: Request) -> Response:
 
 
 async def make(request: Request) -> Response:
-    target = request.path_params["target"]
+    """The pre-filled form of the target (the button is a GET form; a post here is sent on to it)."""
+    params = f"from={request.path_params['entity']}&from_id={request.path_params['record_id']}"
+    return RedirectResponse(f"/e/{request.path_params['target']}/new?{params}", status_code=303)
 
-    def work(session: Session, entity: Entity, record_id: int, form: Any) -> str:
-        made = session.make_from(target, entity.name, record_id)
-        return f"/e/{target}/{made['id']}"
 
-    return await _act(request, work)
+# --- the form of a document made from another ---------------------------------------------------------------
+
+
+SOURCE_LINE = "_from"  # the hidden input of a mapped row: the source line it comes from
+
+
+@dataclass
+class MadeFrom:
+    """A new document being made from `source` `source_id`: its mapped table, and for each row of that table
+    on the form the source line it comes from (None for a row the user added)."""
+
+    source: str
+    source_id: int
+    table: str | None = None
+    lines: list[int | None] = field(default_factory=list)
+    draft: dict[str, Any] = field(default_factory=dict)  # the mapping's values, as of now
+    stale: list[str] = field(default_factory=list)  # rows whose source line has nothing left meanwhile
+
+
+def made_from_of(entity: Entity, source: Any, source_id: Any) -> MadeFrom | None:
+    """The source named by a query or the form's hidden inputs, if the target can be made from it."""
+    if not isinstance(source, str) or not source:
+        return None
+    if source not in entity.make_from or not isinstance(source_id, str) or not source_id.isdigit():
+        raise NotFound(f"{entity.name} cannot be made from {source} {source_id}")
+    link = entity.make_from[source]
+    return MadeFrom(source, int(source_id), link.lines.target_table if link.lines else None)
+
+
+def prefill(session: Session, entity: Entity, made: MadeFrom) -> tuple[dict[str, Any], Any]:
+    """The new document as the mapping fills it in, computed like a save would (and the Preview), not saved."""
+    made.draft = session.draft_from(entity.name, made.source, made.source_id)
+    rows = made.draft.get(made.table or "") or []
+    made.lines = [row.get("made_from_line") for row in rows]
+    values = {name: value for name, value in made.draft.items() if _writable(session, entity, name)}
+    if made.table and made.table in values:
+        child = session.app.entities[entity.fields[made.table].table or ""]
+        values[made.table] = [{name: value for name, value in row.items() if _writable(session, child, name)}
+                              for row in rows]
+    preview = session.preview(entity.name, values)
+    return shown(session, entity, made, preview.record), preview
+
+
+def shown(session: Session, entity: Entity, made: MadeFrom, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record to draw: what the mapping sets and the user cannot (the PO number), and each row's source."""
+    record = dict(record, made_from_entity=made.source, made_from_id=made.source_id)
+    for name, value in made.draft.items():
+        if name != made.table and record.get(name) is None:
+            record[name] = value
+    if made.table:
+        rows = record.get(made.table) or []
+        lines = made.lines + [None] * (len(rows) - len(made.lines))
+        record[made.table] = [dict(row, made_from_line=line) for row, line in zip(rows, lines, strict=False)]
+    return record
+
+
+def _writable(session: Session, entity: Entity, name: str) -> bool:
+    spec = entity.fields.get(name)
+    return spec is not None and (spec.type is FieldType.TABLE or not (spec.computed or spec.read_only)) \
+        and session.access.field_access(entity.name, name) not in ("hidden", "read_only")
+
+
+def order_rows(session: Session, entity: Entity, made: MadeFrom, form: Any, posted: Any) -> None:
+    """Put the posted rows in the mapping's order (rows the user added last), as the saved record will have them,
+    so that every problem is shown at the row it is about. `posted` is a widgets.Posted, changed in place."""
+    made.draft = session.draft_from(entity.name, made.source, made.source_id)
+    table = made.table
+    if not table:
+        return
+    position = {row.get("made_from_line"): index for index, row in enumerate(made.draft.get(table) or [])}
+    rows = posted.values.get(table) or []
+    origins: list[int | None] = [None] * len(rows)
+    for index, new_index in posted.row_paths.get(table, {}).items():
+        raw = form.get(f"{table}[{index}].{SOURCE_LINE}")
+        origins[new_index] = int(raw) if isinstance(raw, str) and raw.isdigit() else None
+    order = sorted(range(len(rows)), key=lambda i: (0, position[origins[i]], i) if origins[i] in position
+                   else (1, 0, i))
+    moved = {old: new for new, old in enumerate(order)}
+    posted.values[table] = [rows[old] for old in order]
+    made.lines = [origins[old] for old in order]
+    made.stale = [f"{table}[{moved[old]}]" for old in order if origins[old] is not None
+                  and origins[old] not in position]
+    pattern = re.compile(rf"^{re.escape(table)}\[(\d+)\]")
+
+    def renumber(path: str) -> str:
+        return pattern.sub(lambda found: f"{table}[{moved.get(int(found.group(1)), int(found.group(1)))}]", path)
+
+    posted.texts = {renumber(path): text for path, text in posted.texts.items()}
+    posted.links = [replace(link, path=renumber(link.path)) for link in posted.links]
+    posted.row_paths[table] = {index: moved[new] for index, new in posted.row_paths.get(table, {}).items()}
+
+
+def make_draft(session: Session, entity: Entity, made: MadeFrom, values: Mapping[str, Any]) -> Record:
+    """Save the new document through the service layer's make from: the user's values fill in the mapping,
+    mapped rows by position (one the user removed is left out), the rows the user added after them."""
+    if made.stale:
+        raise ValidationFailed([FieldProblem(path, f"this line of {made.source} has nothing left to take "
+                                                   "further (taken meanwhile); remove it") for path in made.stale])
+    given = dict(values)
+    if made.table:
+        position = {row.get("made_from_line"): index for index, row in enumerate(made.draft.get(made.table) or [])}
+        mapped: list[dict[str, Any] | None] = [None] * len(position)
+        added = []
+        for row, line in zip(given.pop(made.table, []), made.lines, strict=True):
+            if line is None:
+                added.append(row)
+            else:
+                mapped[position[line]] = row
+        given[made.table] = mapped + added
+    return session.make_from(entity.name, made.source, made.source_id, given)
 
 
 def routes() -> list[BaseRoute]:

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from dsl.model import Entity, EntityKind, FieldType
 from engine.errors import Conflict, FieldProblem, NotFound, ServiceError, ValidationFailed
 from engine.records import Session
+from engine.web import documents
 from engine.web.context import label, language, render, service
 from engine.web.formview import FormView, LinkTitles, build_view, editable_record, links_of
 from engine.web.i18n import label_locale
@@ -77,6 +78,12 @@ async def new_form(request: Request) -> Response:
     def run() -> Response:  # in a worker thread: the database is not waited for on the event loop
         entity = _entity(session, request.path_params["entity"])
         session.access.require(entity, "create")
+        made = documents.made_from_of(entity, request.query_params.get("from"), request.query_params.get("from_id"))
+        if made is not None:  # 生成入库单: the mapping's values, the rest left to the user
+            record, preview = documents.prefill(session, entity, made)
+            view = build_view(request, session, entity, record, new=True, hidden=preview.hidden,
+                              required=preview.required, made=made)
+            return form_page(request, view)
         preview = session.preview(entity.name, {})  # defaults, as a save would set them
         view = build_view(request, session, entity, preview.record, new=True, hidden=preview.hidden,
                           required=preview.required)
@@ -95,6 +102,9 @@ async def create_record(request: Request) -> Response:
     session.access.require(entity, "create")
     form = await request.form()
     posted = read_form(session.app, entity, form, _editable_fields(session, entity, None), creating=True)
+    made = documents.made_from_of(entity, form.get("made_from_entity"), form.get("made_from_id"))
+    if made is not None:
+        return await run_in_threadpool(_save_made, request, session, entity, posted, made, form)
     submit = form.get("then") == "submit"  # 保存并提交: both in one transaction, or neither
     return await run_in_threadpool(_save, request, session, entity, posted, None, None, submit)
 
@@ -144,16 +154,36 @@ def _save(request: Request, session: Session, entity: Entity, posted: Posted, re
     return RedirectResponse(f"/e/{entity.name}/{saved['id']}", status_code=303)
 
 
+def _save_made(request: Request, session: Session, entity: Entity, posted: Posted, made: documents.MadeFrom,
+               form: Any) -> Response:
+    """Save a document made from another (its pre-filled form): through the service layer's make from."""
+    try:
+        documents.order_rows(session, entity, made, form, posted)
+        link_problems = resolve_links(session, posted)
+        if link_problems:
+            raise ValidationFailed(link_problems)
+        saved = documents.make_draft(session, entity, made, posted.values)
+    except ValidationFailed as failed:
+        return _refused(request, session, entity, posted, None, None, list(failed.problems), "", made=made)
+    except ServiceError as error:  # the source was cancelled meanwhile, or everything taken further
+        return _refused(request, session, entity, posted, None, None, [], error.message, status=error.status,
+                        made=made)
+    return RedirectResponse(f"/e/{entity.name}/{saved['id']}", status_code=303)
+
+
 def _refused(request: Request, session: Session, entity: Entity, posted: Posted, record_id: int | None,
-             version: int | None, problems: list[FieldProblem], message: str, status: int = 422) -> Response:
+             version: int | None, problems: list[FieldProblem], message: str, status: int = 422,
+             made: documents.MadeFrom | None = None) -> Response:
     """The form again, as the user typed it, with every problem next to its field."""
     try:
         preview = session.preview(entity.name, posted.values, record_id=record_id)
     except ValidationFailed as failed:  # values that are not even field: value pairs
         problems += list(failed.problems)
         preview = session.preview(entity.name, {}, record_id=record_id)
-    view = build_view(request, session, entity, preview.record, new=record_id is None, problems=problems,
-                      texts=posted.texts, hidden=preview.hidden, required=preview.required, message=message)
+    record = preview.record if made is None else documents.shown(session, entity, made, preview.record)
+    view = build_view(request, session, entity, record, new=record_id is None, problems=problems,
+                      texts=posted.texts, hidden=preview.hidden, required=preview.required, message=message,
+                      made=made)
     if version is not None:
         view.version = version  # the version the user opened: a change made since is still caught
     return form_page(request, view, status)

@@ -61,6 +61,7 @@ class Row:
     id: int | None
     cells: list[Cell]
     errors: list[str] = field(default_factory=list)
+    source_line: int | None = None  # a row of a document being made from another: the line it comes from
 
 
 @dataclass
@@ -94,6 +95,7 @@ class FormView:
     origins: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, url, text): made from, amended from
     state: str = ""  # the workflow's state, as the user reads it
     status: str = ""  # the document's status, as the user reads it
+    made: Any = None  # documents.MadeFrom: a new document being made from another (its hidden inputs)
 
 
 # --- building a view ---------------------------------------------------------------------------------------------
@@ -152,7 +154,7 @@ def editable_record(session: Session, entity: Entity, record: Mapping[str, Any],
 def build_view(request: Request, session: Session, entity: Entity, record: Mapping[str, Any], *, new: bool,
                problems: Iterable[FieldProblem] = (), texts: Mapping[str, str] | None = None,
                hidden: frozenset[str] = frozenset(), required: frozenset[str] | None = None,
-               message: str = "") -> FormView:
+               message: str = "", made: Any = None) -> FormView:
     """The form of `record`; after a refused post, `texts` are what the user typed and `problems` why."""
     app = session.app
     locale = label_locale(language(request))
@@ -199,7 +201,8 @@ def build_view(request: Request, session: Session, entity: Entity, record: Mappi
         for index, row in enumerate(record.get(name) or ()):
             path = f"{name}[{index}]"
             rows.append(Row(index, row.get("id"), [cell(child, f, f"{path}.{f.name}", row, editable)
-                                                    for f in shown_fields], errors.get(path, [])))
+                                                    for f in shown_fields], errors.get(path, []),
+                            row.get("made_from_line") if made is not None else None))
         columns = [cell(child, f, f"{name}[__i__].{f.name}", {}, editable) for f in shown_fields]
         spare = None
         if editable:
@@ -220,9 +223,12 @@ def build_view(request: Request, session: Session, entity: Entity, record: Mappi
                     action=f"{base}/new" if new else f"{base}/{record['id']}",
                     compute_url=f"{base}/compute" if new else f"{base}/{record['id']}/compute", message=message,
                     version=record.get("version") or 0)
-    if new and entity.is_document and editable and session.access.allowed(entity, "submit"):
+    if new and entity.is_document and editable and session.access.allowed(entity, "submit") and made is None:
         plan = session.records.workflows.of(entity)
         view.save_and_submit = plan is None or not plan.into("submit")
+    if made is not None:  # saved through make from, then submitted from the saved draft
+        view.made = made
+        view.origins = _origins(session, entity, record, locale)
     if not new:
         named = record.get("doc_no") or not entity.is_document
         view.title = f"{view.title} {title_of(entity, record) if named else _draft_title(request, record)}"
