@@ -218,3 +218,45 @@ def test_returns_never_take_back_more_than_came_in(food, world, received, attemp
                 keeper.submit("purchase_return", back["id"], version=back["version"])  # stays a draft
     assert keeper.get("goods_receipt", receipt["id"])["lines"][0]["returned_qty"] == accepted
     assert stock_of(food, shrimp, frozen)["on_hand"] == before + received - accepted
+
+
+@pytest.mark.both_dbs
+def test_a_purchase_return_leaves_at_its_receipts_cost_not_the_average(food, world):
+    """Shrimp bought at 78.00 and at 90.00 averages 84.00; sending back 30 kg of the 78.00 receipt takes
+    30 × 78.00 = 2,340.00 off the books (not 30 × 84.00 = 2,520.00): 7,800 + 9,000 − 2,340 = 14,460.00."""
+    keeper = world["keeper"]
+    shrimp, frozen = world["shrimp"], world["frozen"]
+    cheap = receive(world, approved_order(world, "100"), "100", "GL261010", dt.date(2026, 10, 10))
+    receive(world, approved_order(world, "100", price="90.00"), "100", "GL261028", dt.date(2026, 10, 28))
+    assert stock_of(food, shrimp, frozen)["value"] == D("16800.00")
+    back = keeper.make_from("purchase_return", "goods_receipt", cheap["id"], {"lines": [{"qty": "30"}]})
+    back = keeper.submit("purchase_return", back["id"], version=back["version"])
+    assert ledger_costs(food, "purchase_return", back["id"]) == [(D("-30"), D("78.00"), D("-2340.00"))]
+    assert stock_of(food, shrimp, frozen)["value"] == D("14460.00")
+    assert_books_consistent(food)
+
+
+@pytest.mark.both_dbs
+def test_a_sales_return_comes_back_at_what_its_shipment_cost_not_todays_average(food, world):
+    """40 boxes shipped at 165.00; then 100 more arrive at 185.00 (average (60 × 165 + 100 × 185) / 160 = 177.50).
+    5 boxes returned from that shipment come back at 165.00: 825.00, not 887.50."""
+    keeper, sales, system = world["keeper"], world["sales"], world["system"]
+    dumplings, frozen = world["dumplings"], world["frozen"]
+    system.create("goods_receipt", {"warehouse": frozen, "receipt_date": dt.date(2026, 11, 12), "lines": [
+        {"item": dumplings, "qty": "100", "unit_cost": "165.00", "batch_no": "DP261111",
+         "production_date": dt.date(2026, 11, 11)}]}, submit=True)
+    order = sales.create("sales_order", {"customer": world["customer"], "lines": [{"item": dumplings, "qty": "40"}]},
+                         submit=True)
+    shipment = keeper.make_from("sales_shipment", "sales_order", order["id"], {
+        "warehouse": frozen, "ship_date": dt.date(2026, 11, 20),
+        "lines": [{"batch_no": "DP261111", "expiry": dt.date(2027, 11, 11)}]})
+    shipment = keeper.submit("sales_shipment", shipment["id"], version=shipment["version"])
+    system.create("goods_receipt", {"warehouse": frozen, "lines": [
+        {"item": dumplings, "qty": "100", "unit_cost": "185.00", "batch_no": "DP261120",
+         "production_date": dt.date(2026, 11, 20)}]}, submit=True)
+    assert stock_of(food, dumplings, frozen)["value"] == D("28400.00")
+    back = sales.make_from("sales_return", "sales_shipment", shipment["id"], {"lines": [{"qty": "5"}]})
+    back = keeper.submit("sales_return", back["id"], version=back["version"])
+    assert ledger_costs(food, "sales_return", back["id"]) == [(D("5"), D("165.00"), D("825.00"))]
+    assert stock_of(food, dumplings, frozen)["value"] == D("29225.00")
+    assert_books_consistent(food)

@@ -36,11 +36,13 @@ class Move:
     batch: int | None = None  # the batch id, once known
     expiry: dt.date | None = None
     production_date: dt.date | None = None
-    unit_cost: Decimal | None = None  # given (receipts); else the valuation's
+    unit_cost: Decimal | None = None  # given (receipts, purchase returns); else the valuation's
     supplier: int | None = None
     supplier_batch: str | None = None
     ships: bool = False  # out to a customer: the minimum remaining shelf life applies
     carried_from: Move | None = None  # the in-leg of a transfer: valued at the out-leg's cost
+    # the document line this one was made from (a return's shipment line): (entity, record id, line id)
+    origin: tuple[str, int, int] | None = None
     value: Decimal = Decimal(0)  # signed value change, once valued
     rate: Decimal | None = None  # unit cost, once valued
     # what an out-move took, once valued: (batch id or 0, qty, value change, unit cost) per batch (FEFO splits)
@@ -74,9 +76,13 @@ class MoveReader:
 
     def read(self, record: dict[str, Any]) -> list[Move]:
         moves: list[Move] = []
+        source = (record.get("made_from_entity"), record.get("made_from_id"))
         for effect in self.entity.stock:
             for index, row in enumerate(record.get(effect.table) or ()):
-                moves.extend(self._row(effect, f"{effect.table}[{index}]", row))
+                for move in self._row(effect, f"{effect.table}[{index}]", row):
+                    if source[0] and source[1] is not None and row.get("made_from_line") is not None:
+                        move.origin = (source[0], source[1], row["made_from_line"])
+                    moves.append(move)
         return moves
 
     def _value(self, formula: Formula | None, row: dict[str, Any], path: str, key: str) -> Any:
@@ -114,7 +120,8 @@ class MoveReader:
                        unit_cost=value["unit_cost"], supplier=value["supplier"],
                        supplier_batch=value["supplier_batch"])
         elif effect.direction == "out":
-            yield Move(**common, warehouse=value["warehouse"], sign=-1, location=value["location"], ships=self.ships)
+            yield Move(**common, warehouse=value["warehouse"], sign=-1, location=value["location"], ships=self.ships,
+                       unit_cost=value["unit_cost"])  # declared: leaves at it (a purchase return's receipt cost)
         else:
             out = Move(**common, warehouse=value["warehouse"], sign=-1, location=value["location"])
             yield out

@@ -35,7 +35,7 @@ from engine.stock.moves import Move, MoveReader
 from engine.stock.periods import ensure_open
 from engine.stock.positions import Positions
 from engine.stock.refusals import NotEnoughStock, StockRefused, Wording
-from engine.stock.valuation import ZERO, FifoLayers, PairState, money
+from engine.stock.valuation import ZERO, FifoLayers, PairState, issued_cost, money
 
 MAX_VALUE = Decimal(10) ** 16  # the ledger keeps 16 digits of money before the point
 
@@ -165,6 +165,8 @@ class Posting:
             self.problems.append(self.words.no_batch(move.path, rules.name))
             return
         state = self.state(move.item, move.warehouse)
+        if move.unit_cost is None and move.origin is not None:  # a sales return: at what its shipment cost
+            move.unit_cost = issued_cost(self.connection, self.stock["ledger"], move.origin)
         rate = Decimal(move.unit_cost) if move.unit_cost is not None else state.rate()
         value = money(move.qty * rate)
         if abs(value) >= MAX_VALUE or rate < 0:
@@ -202,6 +204,8 @@ class Posting:
             state = self.state(item, warehouse)
             if rules.fifo:
                 value, rate = self.fifo.issue(item, warehouse, qty, state.rate())
+            elif move.unit_cost is not None:  # declared by the effect: a purchase return leaves at the receipt's
+                value, rate = state.issue_at(qty, Decimal(move.unit_cost))
             else:
                 value, rate = state.issue(qty)
             move.legs.append((batch, qty, value, rate))

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 ZERO = Decimal(0)
@@ -45,6 +45,15 @@ class PairState:
         if 0 < self.qty <= qty:  # everything left (and more, where negative stock is allowed): no cents linger
             return -(self.value + money((qty - self.qty) * rate)), rate
         return -money(qty * rate), rate
+
+    def issue_at(self, qty: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
+        """(signed value change, unit cost) of taking `qty` out at a given cost (a purchase return leaves at its
+        receipt's). Where that would empty the pair or leave it a negative value, the moving average instead:
+        no value may linger on nothing, nor go below zero."""
+        value = money(qty * rate)
+        if qty >= self.qty or value > self.value:
+            return self.issue(qty)
+        return -value, rate
 
     def apply(self, qty: Decimal, value: Decimal) -> None:
         if qty > 0 and value and qty:
@@ -130,3 +139,15 @@ class FifoLayers:
                  "posted_at": new["posted_at"], "qty_left": new["layer"][1], "unit_cost": new["unit_cost"]}
                 for new in self.new])
         self.changed, self.new = {}, []
+
+
+def issued_cost(connection: Connection, ledger: Table, origin: tuple[str, int, int]) -> Decimal | None:
+    """The unit cost a document line went out at (its ledger entries' value / quantity, cancels left out);
+    None if it moved nothing out. A sales return comes back at it."""
+    entity, record_id, line = origin
+    row = connection.execute(select(func.sum(ledger.c.qty), func.sum(ledger.c.value_change)).where(
+        ledger.c.source_entity == entity, ledger.c.source_id == record_id, ledger.c.source_line == line,
+        ledger.c.reverses.is_(None), ledger.c.qty < ZERO)).first()
+    if row is None or not row[0]:
+        return None
+    return rate_of(row[1] / row[0])
