@@ -72,11 +72,31 @@ def test_shipments_to_customers_skip_batches_too_close_to_expiry(stock):
     assert "可出库的批次库存不足：可用 4（另有 9 已过期或临期，不能出库），需要 5" in str(refused.value)
 
 
-def test_an_expired_batch_is_refused_by_name(stock):
+def test_an_expired_batch_is_refused_by_name_for_a_customer(stock):
     milk, main = milk_world(stock)
     with pytest.raises(StockRefused) as refused:
-        stock.issue(main, (milk, 1, "L-OLD"))
+        stock.deliver(main, (milk, 1, "L-OLD"))
     assert problems(refused.value) == {"lines[0]": f"物料 M1 牛奶 的批次 L-OLD 已于 {day(-4)} 过期，不能在 {TODAY} 出库"}
+    assert stock.batch(milk, "L-OLD")["on_hand"] == D(5)
+
+
+def test_expired_stock_can_be_scrapped_and_counted_off(stock):
+    """The expired batch must leave the books somehow: a scrap issue naming it and a count that finds less of it
+    are accepted (only shipments to customers and issues to production refuse it)."""
+    from engine.stock.count import approve_variances, enter_counts, start_count, submit_count
+
+    milk, main = milk_world(stock)
+    stock.issue(main, (milk, 2, "L-OLD"), purpose="scrap", reason="过期报废")
+    assert stock.batch(milk, "L-OLD")["on_hand"] == D(3)
+    session = stock.session
+    count = start_count(session, warehouse=main)
+    old = next(line for line in count["lines"] if line["batch_no"] == "L-OLD")
+    count = enter_counts(session, count["id"], {line["id"]: "0" if line is old else line["expected_qty"]
+                                                for line in count["lines"]}, version=count["version"])
+    count = approve_variances(session, count["id"], [old["id"]], version=count["version"])
+    submit_count(session, count["id"], version=count["version"])
+    assert stock.batch(milk, "L-OLD")["on_hand"] == D(0)
+    assert stock.on_hand(milk, main) == D(14)
 
 
 def test_a_near_expiry_batch_may_be_used_inside_but_not_shipped(stock):

@@ -40,6 +40,7 @@ class Move:
     supplier: int | None = None
     supplier_batch: str | None = None
     ships: bool = False  # out to a customer: the minimum remaining shelf life applies
+    guarded: bool = False  # out to a customer or to production: an expired batch may not leave
     carried_from: Move | None = None  # the in-leg of a transfer: valued at the out-leg's cost
     # the document line this one was made from (a return's shipment line): (entity, record id, line id)
     origin: tuple[str, int, int] | None = None
@@ -67,11 +68,13 @@ def _posting_time(day: Any, now: dt.datetime) -> dt.datetime:
 class MoveReader:
     """Evaluates one document's effects; every problem is collected (by row and key), nothing stops early."""
 
-    def __init__(self, entity: Entity, context: EngineContext, now: dt.datetime, ships: bool) -> None:
+    def __init__(self, entity: Entity, context: EngineContext, now: dt.datetime, ships: bool,
+                 guarded: bool = False) -> None:
         self.entity = entity
         self.context = context
         self.now = now
         self.ships = ships
+        self.guarded = ships or guarded
         self.problems: list[FieldProblem] = []
 
     def read(self, record: dict[str, Any]) -> list[Move]:
@@ -120,8 +123,9 @@ class MoveReader:
                        unit_cost=value["unit_cost"], supplier=value["supplier"],
                        supplier_batch=value["supplier_batch"])
         elif effect.direction == "out":
+            # a declared unit cost is what it leaves at (a purchase return: its receipt's cost)
             yield Move(**common, warehouse=value["warehouse"], sign=-1, location=value["location"], ships=self.ships,
-                       unit_cost=value["unit_cost"])  # declared: leaves at it (a purchase return's receipt cost)
+                       guarded=self.guarded, unit_cost=value["unit_cost"])
         else:
             out = Move(**common, warehouse=value["warehouse"], sign=-1, location=value["location"])
             yield out

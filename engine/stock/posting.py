@@ -122,7 +122,8 @@ class Posting:
         computer.link_rows(self.record, rules)
         try:
             computer.prefetch(self.connection, self.entity, self.record, self.context)
-            reader = MoveReader(self.entity, self.context, self.now, ships_to_customer(self.app, self.entity))
+            reader = MoveReader(self.entity, self.context, self.now, ships_to_customer(self.app, self.entity),
+                                _follows_reserving(self.app, self.entity, self.record))
             moves = reader.read(self.record)
             self.problems += reader.problems
             holds = reservations.wanted(self.entity, self.record, self.context, self.problems)
@@ -218,7 +219,7 @@ class Posting:
         self.batches.load([batch])
         info = self.batches.by_id[batch]
         day = move.posted_at.date()
-        if info.expiry is not None and info.expiry < day:
+        if move.guarded and info.expiry is not None and info.expiry < day:  # scrap and counts may write it off
             self.problems.append(self.words.expired(f"{move.path}", rules.name, info.batch_no, info.expiry, day))
             return False
         days = rules.min_shelf_life_days if move.ships else None
