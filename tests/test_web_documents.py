@@ -384,3 +384,29 @@ def test_a_goods_receipt_made_from_an_order_is_filled_in_saved_submitted_and_the
     assert "部分收货" in visible_text(web.get(f"/e/purchase_order/{ids['order']}").text)
     left = form_values(web.get(f"/e/goods_receipt/new?from=purchase_order&from_id={ids['order']}").text)
     assert (left["lines[0].qty"], left["lines[1].qty"]) == ("4", "5")  # what is still open comes over next time
+
+
+def test_a_line_received_meanwhile_is_pointed_at_and_nothing_is_saved(food: Web) -> None:
+    web = food
+    ids = _approved_order(web)
+    system = web.started.records.system()
+    web.login("boss")
+    posted = form_values(web.get(f"/e/goods_receipt/new?from=purchase_order&from_id={ids['order']}").text)
+    posted.update({"warehouse": str(ids["cold"]), "warehouse__text": ""})
+    for index in (0, 1):
+        posted.update({f"lines[{index}].batch_no": f"B{index}", f"lines[{index}].production_date": "2026-11-20",
+                       f"lines[{index}].expiry": "2027-01-05"})
+    meanwhile = system.make_from("goods_receipt", "purchase_order", ids["order"], {  # all the milk, elsewhere
+        "warehouse": ids["cold"], "lines": [None, {"batch_no": "M1", "production_date": "2026-11-20",
+                                                   "expiry": "2026-12-05"}]})
+    system.submit("goods_receipt", meanwhile["id"], version=meanwhile["version"])
+
+    refused = send(web, "/e/goods_receipt/new", posted)
+    assert refused.status_code == 422
+    assert [receipt["id"] for receipt in system.list("goods_receipt").rows] == [meanwhile["id"]]
+    assert errors_at(refused.text, "lines[1]") == [
+        "this line of purchase_order has nothing left to take further (taken meanwhile); remove it"]
+    again = form_values(refused.text)
+    again["lines[1]._delete"] = "on"
+    receipt_id = made_at(send(web, "/e/goods_receipt/new", again), "goods_receipt")
+    assert [line["item"] for line in system.get("goods_receipt", receipt_id)["lines"]] == [ids["egg"]]
