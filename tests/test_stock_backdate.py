@@ -105,3 +105,39 @@ def test_cancelling_a_revalued_issue_reverses_its_new_value(stock):
     original, reversal = entries(stock, bolt, "stock_issue")
     assert (reversal["reverses"], reversal["value_change"]) == (original["id"], D("12.50"))
     assert (stock.on_hand(bolt, main), stock.value(bolt, main)) == (D(20), D("50.00"))
+
+
+def test_a_backdated_issue_before_the_stock_came_in_is_refused(stock):
+    from engine.stock.refusals import NotEnoughStock
+
+    bolt, main = stock.item("B1"), stock.warehouse("WH1")
+    stock.receive(main, (bolt, 10, "1.00"), date=day(-2))
+    with pytest.raises(NotEnoughStock) as refused:  # 10 today, none on day -5
+        stock.issue(main, (bolt, 4), date=day(-5))
+    assert "库存不足：可用 0，需要 4" in str(refused.value)
+    assert (stock.on_hand(bolt, main), stock.value(bolt, main)) == (D(10), D("10.00"))
+    assert entries(stock, bolt, "stock_issue") == []
+
+
+def test_a_backdated_issue_may_not_take_what_a_later_issue_needed(stock):
+    from engine.stock.refusals import NotEnoughStock
+
+    bolt, main = stock.item("B1"), stock.warehouse("WH1")
+    stock.receive(main, (bolt, 10, "1.00"), date=day(-10))
+    stock.issue(main, (bolt, 8), date=day(-2))
+    stock.receive(main, (bolt, 20, "1.00"), date=day(-1))
+    # 10 on day -5 and 22 today, but the issue of day -2 needs 8 of the 10: only 2 could have left on day -5
+    with pytest.raises(NotEnoughStock) as refused:
+        stock.issue(main, (bolt, 3), date=day(-5))
+    assert "库存不足：可用 2，需要 3" in str(refused.value)
+    stock.issue(main, (bolt, 2), date=day(-5))
+    assert (stock.on_hand(bolt, main), stock.value(bolt, main)) == (D(20), D("20.00"))
+    assert stock.ledger_sum(bolt, main) == (D(20), D("20.00"))
+
+
+def test_a_backdated_issue_may_go_negative_where_negative_stock_is_allowed(make_stock):
+    stock = make_stock(negative=True)
+    bolt, main = stock.item("B1"), stock.warehouse("WH1")
+    stock.receive(main, (bolt, 10, "1.00"), date=day(-2))
+    stock.issue(main, (bolt, 4), date=day(-5))
+    assert stock.on_hand(bolt, main) == D(6)

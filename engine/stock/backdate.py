@@ -51,6 +51,18 @@ def last_rate(connection: Connection, stock: Mapping[str, Table], pair: Pair, at
     return found or ZERO
 
 
+def lowest_after(connection: Connection, stock: Mapping[str, Table], pair: Pair, at: dt.datetime) -> Decimal:
+    """How far the pair's entries after `at` take its quantity down at their lowest point (0 or less): a
+    backdated issue may take at most the quantity at its time plus this, so that stock never goes negative
+    later on either."""
+    ledger = stock["ledger"]
+    running = (select(func.sum(ledger.c.qty).over(order_by=(ledger.c.posted_at, ledger.c.id)).label("running"))
+               .where(ledger.c.item == pair[0], ledger.c.warehouse == pair[1], ledger.c.posted_at > at)
+               .subquery("running"))
+    lowest = connection.execute(select(func.min(running.c.running))).scalar()
+    return min(ZERO, Decimal(lowest)) if lowest is not None else ZERO
+
+
 def state_at(connection: Connection, stock: Mapping[str, Table], pair: Pair, at: dt.datetime) -> PairState:
     """Quantity and value of the pair at the end of `at`'s day (a backdated movement's time is its day's end)."""
     rows = balances_as_of(connection, stock, at.date(), item=pair[0], warehouse=pair[1], by_batch=False)

@@ -81,6 +81,7 @@ class Posting:
         self.batches = Batches(connection, self.stock)
         self.fifo = FifoLayers(connection, self.stock)
         self.states: dict[tuple[int, int], PairState] = {}
+        self.later: dict[tuple[int, int], Any] = {}  # pairs with entries after this document's backdated moves
         self.ledger: list[dict[str, Any]] = []
         self.batch_changes: dict[int, Decimal] = defaultdict(Decimal)
 
@@ -100,7 +101,7 @@ class Posting:
         self.batches.resolve(moves, shelf_life, self.now)
         self.positions.lock({move.key for move in moves} | {(h.item, h.warehouse) for h in holds + follower},
                             {(move.item, move.warehouse, move.batch) for move in moves if move.batch})
-        later = backdate.later_pairs(self.connection, self.stock, moves, self.now)
+        later = self.later = backdate.later_pairs(self.connection, self.stock, moves, self.now)
         for hold in follower:  # what the source reserved for these lines is this document's to take
             self.positions.change(hold.item, hold.warehouse, 0, reserved=hold.qty)
         for move in moves:
@@ -180,8 +181,14 @@ class Posting:
         house = self.catalog.warehouse(warehouse)
         on_hand = self.positions.on_hand(item, warehouse)
         reserved = self.positions.reserved(item, warehouse)
-        if not rules.negative_allowed and move.qty > on_hand - reserved:
-            self._short(self.words.short(f"{move.path}.qty", name, house, max(on_hand - reserved, ZERO),
+        free = on_hand - reserved
+        if not rules.negative_allowed and move.key in self.later:  # backdated: what there was on its day, less
+            # what the later entries need (they may not go negative either)
+            dated = self.state(item, warehouse).qty + backdate.lowest_after(self.connection, self.stock, move.key,
+                                                                             move.posted_at)
+            free = min(free, dated)
+        if not rules.negative_allowed and move.qty > free:
+            self._short(self.words.short(f"{move.path}.qty", name, house, max(free, ZERO),
                                                   max(reserved, ZERO), move.qty))
             return
         if move.batch is not None:
