@@ -141,3 +141,21 @@ def test_a_backdated_issue_may_go_negative_where_negative_stock_is_allowed(make_
     stock.receive(main, (bolt, 10, "1.00"), date=day(-2))
     stock.issue(main, (bolt, 4), date=day(-5))
     assert stock.on_hand(bolt, main) == D(6)
+
+
+def test_a_backdated_posting_before_a_later_transfer_out_is_refused_until_the_transfer_is_cancelled(stock):
+    """Revaluing the transfer's out-leg would leave its in-leg in the other warehouse at the old cost (books that no
+    longer agree): the backdated receipt is refused with the transfer named; once it is cancelled, it goes in."""
+    bolt, main, branch = stock.item("B1"), stock.warehouse("WH1"), stock.warehouse("WH2")
+    stock.receive(main, (bolt, 10, "1.00"), date=day(-10))
+    transfer = stock.transfer(main, branch, (bolt, 4), date=day(-3))
+    with pytest.raises(StockRefused) as refused:
+        stock.receive(main, (bolt, 10, "3.00"), date=day(-5))
+    assert f"已由调拨单 {transfer['doc_no']} 调出仓库" in str(refused.value)
+    assert (stock.value(bolt, main), stock.value(bolt, branch)) == (D("6.00"), D("4.00"))
+    stock.receive(branch, (bolt, 1, "2.00"), date=day(-5))  # the warehouse it went to has no later transfer out
+    stock.cancel("stock_transfer", transfer)
+    stock.receive(main, (bolt, 10, "3.00"), date=day(-5))
+    assert (stock.on_hand(bolt, main), stock.value(bolt, main)) == (D(20), D("40.00"))
+    assert (stock.on_hand(bolt, branch), stock.value(bolt, branch)) == (D(1), D("2.00"))
+    assert stock.ledger_sum(bolt, main) == (D(20), D("40.00"))

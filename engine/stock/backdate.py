@@ -51,6 +51,26 @@ def last_rate(connection: Connection, stock: Mapping[str, Table], pair: Pair, at
     return found or ZERO
 
 
+def later_transfer(connection: Connection, stock: Mapping[str, Table], pair: Pair, at: dt.datetime,
+                   transfers: list[str]) -> str | None:
+    """The document number of a transfer (one of the entities `transfers`) that took the pair's stock to another
+    warehouse after `at` and stands (not cancelled), if any. Revaluing its out-leg would leave its in-leg, in the
+    other warehouse, at the old cost: a backdated posting before it is refused instead."""
+    if not transfers:
+        return None
+    ledger = stock["ledger"]
+    undone = ledger.alias("undone")
+    found = connection.execute(
+        select(ledger.c.doc_no, ledger.c.source_id).where(
+            ledger.c.item == pair[0], ledger.c.warehouse == pair[1], ledger.c.posted_at > at, ledger.c.qty < ZERO,
+            ledger.c.reverses.is_(None), ledger.c.source_entity.in_(transfers),
+            ~select(undone.c.id).where(undone.c.reverses == ledger.c.id).exists())
+        .order_by(ledger.c.posted_at, ledger.c.id).limit(1)).first()
+    if found is None:
+        return None
+    return found.doc_no or str(found.source_id)
+
+
 def lowest_after(connection: Connection, stock: Mapping[str, Table], pair: Pair, at: dt.datetime) -> Decimal:
     """How far the pair's entries after `at` take its quantity down at their lowest point (0 or less): a
     backdated issue may take at most the quantity at its time plus this, so that stock never goes negative

@@ -149,6 +149,13 @@ class Posting:
                 self.problems.append(self.words.fifo_backdated(move.path, rules.name))
                 return
             if move.key not in self.states:
+                transfers = [name for name, entity in self.app.entities.items()
+                             if any(effect.direction == "transfer" for effect in entity.stock)]
+                doc_no = backdate.later_transfer(self.connection, self.stock, move.key, later[move.key], transfers)
+                if doc_no is not None:
+                    self.problems.append(self.words.transfer_after(move.path, rules.name,
+                                                                   self.catalog.warehouse(move.warehouse), doc_no))
+                    return
                 self.states[move.key] = backdate.state_at(self.connection, self.stock, move.key, later[move.key])
         if move.batch_no and move.batch is None and move.carried_from is None and move.sign < 0:
             self.problems.append(self.words.unknown_batch(f"{move.path}", rules.name, move.batch_no))

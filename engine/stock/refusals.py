@@ -79,6 +79,13 @@ class Wording:
             f"{item} is valued first in, first out: a movement dated before later ones cannot be entered; "
             "use today's date"))
 
+    def transfer_after(self, path: str, item: str, warehouse: str, doc_no: str) -> FieldProblem:
+        return FieldProblem(path, say(
+            self.locale, f"物料 {item} 在此日期之后已由调拨单 {doc_no} 调出仓库 {warehouse}，不能补录早于该调拨的单据；"
+                         "请先取消该调拨单，或使用今天的日期",
+            f"{item} was transferred out of {warehouse} after this date ({doc_no}): a movement dated before that "
+            "transfer cannot be entered; cancel the transfer first, or use today's date"))
+
     def bad_cost(self, value: Decimal, rate: Decimal) -> str:
         if rate < 0:
             return say(self.locale, f"单位成本不能为负（{_n(rate)}）", f"the unit cost cannot be negative ({_n(rate)})")
