@@ -260,3 +260,26 @@ def test_a_sales_return_comes_back_at_what_its_shipment_cost_not_todays_average(
     assert ledger_costs(food, "sales_return", back["id"]) == [(D("5"), D("165.00"), D("825.00"))]
     assert stock_of(food, dumplings, frozen)["value"] == D("29225.00")
     assert_books_consistent(food)
+
+
+@pytest.mark.both_dbs
+def test_a_purchase_return_keeps_its_receipts_cost_when_a_backdated_receipt_revalues_what_came_after(food, world):
+    """100 kg at 78.00 (Nov 10) and 100 at 90.00 (Nov 20); 30 go back from the first at 78.00 (Nov 25). A receipt of
+    100 at 60.00 entered afterwards for Nov 15 revalues the later issues, but the return still left at 78.00
+    (at the new average it would be 30 × 76.00 = 2,280.00): 7,800 + 6,000 + 9,000 − 2,340 = 20,460.00."""
+    keeper, system, shrimp, frozen = world["keeper"], world["system"], world["shrimp"], world["frozen"]
+
+    def receipt(day, cost, batch):
+        return system.create("goods_receipt", {
+            "warehouse": frozen, "supplier": world["supplier"], "receipt_date": day, "lines": [
+                {"item": shrimp, "qty": "100", "unit_cost": cost, "batch_no": batch,
+                 "production_date": dt.date(2026, 11, 1)}]}, submit=True)
+
+    first = receipt(dt.date(2026, 11, 10), "78.00", "B1110")
+    receipt(dt.date(2026, 11, 20), "90.00", "B1120")
+    back = keeper.make_from("purchase_return", "goods_receipt", first["id"], {"lines": [{"qty": "30"}]})
+    back = keeper.submit("purchase_return", back["id"], version=back["version"])
+    receipt(dt.date(2026, 11, 15), "60.00", "B1115")
+    assert ledger_costs(food, "purchase_return", back["id"]) == [(D("-30"), D("78.00"), D("-2340.00"))]
+    assert stock_of(food, shrimp, frozen)["value"] == D("20460.00")
+    assert_books_consistent(food)

@@ -95,9 +95,10 @@ def state_at(connection: Connection, stock: Mapping[str, Table], pair: Pair, at:
 
 
 def revalue(connection: Connection, stock: Mapping[str, Table], positions: Positions, pair: Pair,
-            at: dt.datetime, state: PairState) -> None:
+            at: dt.datetime, state: PairState, fixed: frozenset[str] = frozenset()) -> None:
     """Revalue the pair's issues after `at`, starting from `state` (the pair just after the backdated entries);
-    the changes go into the ledger rows and the pair's balance value."""
+    the changes go into the ledger rows and the pair's balance value. Issues of the entities `fixed` (whose
+    effects declare their cost: purchase returns) keep their unit cost."""
     ledger = stock["ledger"]
     mine = and_(ledger.c.item == pair[0], ledger.c.warehouse == pair[1], ledger.c.posted_at > at)
     first = connection.execute(select(ledger.c.posted_at, ledger.c.id).where(
@@ -112,14 +113,16 @@ def revalue(connection: Connection, stock: Mapping[str, Table], positions: Posit
     if moved is not None and moved[0] is not None:
         state.apply(moved[0], moved[1] or ZERO)
     rows = connection.execute(
-        select(ledger.c.id, ledger.c.qty, ledger.c.value_change, ledger.c.unit_cost, ledger.c.reverses, ledger.c.batch)
-        .where(mine, ~before_first).order_by(ledger.c.posted_at, ledger.c.id))
+        select(ledger.c.id, ledger.c.qty, ledger.c.value_change, ledger.c.unit_cost, ledger.c.reverses, ledger.c.batch,
+               ledger.c.source_entity).where(mine, ~before_first).order_by(ledger.c.posted_at, ledger.c.id))
     new_values: dict[int, Decimal] = {}
     changes, deltas = [], defaultdict(lambda: ZERO)
     for row in rows:
         value, rate = row.value_change, row.unit_cost
         if row.reverses is not None and row.reverses in new_values:
             value = -new_values[row.reverses]
+        elif row.qty < 0 and row.reverses is None and row.source_entity in fixed and row.unit_cost is not None:
+            value, rate = state.issue_at(-row.qty, row.unit_cost)
         elif row.qty < 0 and row.reverses is None:
             value, rate = state.issue(-row.qty)
         if value != row.value_change:

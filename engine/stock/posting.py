@@ -112,9 +112,11 @@ class Posting:
         reservations.insert_holds(self.connection, self.stock, self.entity.name, self.record["id"], holds, self.now)
         reservations.record_releases(self.connection, self.stock, follower)
         self._write()
+        fixed = frozenset(name for name, entity in self.app.entities.items()
+                          if any(effect.direction == "out" and effect.unit_cost is not None for effect in entity.stock))
         for pair, start in later.items():
             if pair in self.states:
-                backdate.revalue(self.connection, self.stock, self.positions, pair, start, self.states[pair])
+                backdate.revalue(self.connection, self.stock, self.positions, pair, start, self.states[pair], fixed)
         self._signal()
 
     def _read(self) -> tuple[list[Move], list[reservations.Hold]]:
