@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
@@ -44,12 +46,55 @@ def dialect_insert(connection: Connection, table: Table):
     return sqlite_insert(table)
 
 
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """A balance table's statements, built once: SQLAlchemy then reuses their cache keys and compiled forms
+    instead of rebuilding them on every posting (a measurable share of a receipt's time)."""
+
+    ensure: Any  # INSERT ... ON CONFLICT DO NOTHING of the pairs' batch_key 0 rows
+    holding: Any  # the pairs' rows that hold anything, and their batch_key 0 rows (locked on PostgreSQL)
+    one: Any  # one row by item, warehouse and batch_key
+    update: Any  # write back by id
+
+
+@lru_cache(maxsize=64)
+def statements(table: Table, dialect: str) -> Statements:
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    ensure = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing(
+        index_elements=["item", "warehouse", "batch_key"])
+    holding = (select(*_columns(table))
+               .where(tuple_(table.c.item, table.c.warehouse).in_(bindparam("pairs", expanding=True)),
+                      _holds_anything(table))
+               .order_by(table.c.item, table.c.warehouse, table.c.batch_key))
+    if dialect == "postgresql":
+        holding = holding.with_for_update()
+    one = select(table.c.id, table.c.on_hand, table.c.reserved, table.c.value).where(
+        table.c.item == bindparam("item"), table.c.warehouse == bindparam("warehouse"),
+        table.c.batch_key == bindparam("batch_key"))
+    write = update(table).where(table.c.id == bindparam("row_id")).values(
+        on_hand=bindparam("on_hand"), reserved=bindparam("reserved"), available=bindparam("available"),
+        value=bindparam("value"), updated_at=bindparam("updated_at"))
+    return Statements(ensure, holding, one, write)
+
+
+def _columns(table: Table) -> tuple[Any, ...]:
+    c = table.c
+    return c.id, c.item, c.warehouse, c.batch_key, c.on_hand, c.reserved, c.value
+
+
+def _holds_anything(table: Table) -> Any:
+    return or_(table.c.batch_key == 0, table.c.on_hand != ZERO, table.c.value != ZERO, table.c.reserved != ZERO)
+
+
 class Positions:
     """The locked balance rows of some item × warehouse pairs, and their totals."""
 
     def __init__(self, connection: Connection, stock: Mapping[str, Table], now: dt.datetime) -> None:
         self.connection = connection
         self.table = stock["balance"]
+        self.statements = statements(self.table, connection.dialect.name)
         self.now = now
         self.rows: dict[tuple[int, int, int], Row] = {}
         self.pairs: set[tuple[int, int]] = set()
@@ -60,23 +105,21 @@ class Positions:
         if not pairs:
             return
         table = self.table
-        statement = dialect_insert(self.connection, table).on_conflict_do_nothing(
-            index_elements=["item", "warehouse", "batch_key"])
-        self.connection.execute(statement, [
+        self.connection.execute(self.statements.ensure, [
             {"item": item, "warehouse": warehouse, "batch": None, "batch_key": 0, "on_hand": ZERO,
              "reserved": ZERO, "available": ZERO, "value": ZERO, "updated_at": self.now} for item, warehouse in pairs])
         keys = sorted({key for key in batch_keys if key[:2] in set(pairs) and key[2]})
-        holding = or_(table.c.batch_key == 0, table.c.on_hand != ZERO, table.c.value != ZERO,
-                      table.c.reserved != ZERO)
-        if keys:
-            holding = or_(holding, tuple_(table.c.item, table.c.warehouse, table.c.batch_key).in_(keys))
-        query = (select(table.c.id, table.c.item, table.c.warehouse, table.c.batch_key, table.c.on_hand,
-                        table.c.reserved, table.c.value)
-                 .where(tuple_(table.c.item, table.c.warehouse).in_(pairs), holding)
-                 .order_by(table.c.item, table.c.warehouse, table.c.batch_key))
-        if self.connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        for found in self.connection.execute(query):
+        if keys:  # named batches that may hold nothing yet: a statement of their own (less common)
+            query = (select(*_columns(table))
+                     .where(tuple_(table.c.item, table.c.warehouse).in_(pairs), or_(
+                         _holds_anything(table), tuple_(table.c.item, table.c.warehouse, table.c.batch_key).in_(keys)))
+                     .order_by(table.c.item, table.c.warehouse, table.c.batch_key))
+            if self.connection.dialect.name == "postgresql":
+                query = query.with_for_update()
+            found_rows = self.connection.execute(query)
+        else:
+            found_rows = self.connection.execute(self.statements.holding, {"pairs": pairs})
+        for found in found_rows:
             self.rows[(found.item, found.warehouse, found.batch_key)] = Row(
                 found.id, found.item, found.warehouse, found.batch_key, found.on_hand, found.reserved, found.value)
         self.pairs.update(pairs)
@@ -91,9 +134,8 @@ class Positions:
 
     def _load(self, key: tuple[int, int, int]) -> Row | None:
         """A batch row that held nothing when the pair was locked (its pair's lock covers it)."""
-        table = self.table
-        found = self.connection.execute(select(table.c.id, table.c.on_hand, table.c.reserved, table.c.value).where(
-            table.c.item == key[0], table.c.warehouse == key[1], table.c.batch_key == key[2])).first()
+        found = self.connection.execute(self.statements.one,
+                                        {"item": key[0], "warehouse": key[1], "batch_key": key[2]}).first()
         return Row(found.id, *key, found.on_hand, found.reserved, found.value) if found else None
 
     def of_pair(self, item: int, warehouse: int) -> list[Row]:
@@ -125,9 +167,7 @@ class Positions:
         old = [row for row in changed if row.id is not None]
         if old:
             self.connection.execute(
-                update(table).where(table.c.id == bindparam("row_id")).values(
-                    on_hand=bindparam("on_hand"), reserved=bindparam("reserved"), available=bindparam("available"),
-                    value=bindparam("value"), updated_at=bindparam("updated_at")),
+                self.statements.update,
                 [{"row_id": row.id, "on_hand": row.on_hand, "reserved": row.reserved,
                   "available": row.on_hand - row.reserved, "value": row.value, "updated_at": self.now} for row in old])
         for row in new:  # rare: a batch's first arrival in a warehouse
