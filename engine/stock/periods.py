@@ -22,6 +22,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Connection
@@ -50,8 +52,13 @@ class Closing:
 
 def closed_until(connection: Connection, stock: Mapping[str, Table]) -> dt.date | None:
     """The last day of the last closed period (None: nothing closed)."""
-    period = stock["period"]
-    return connection.execute(select(func.max(period.c.closed_until))).scalar()
+    return connection.execute(_latest(stock["period"])).scalar()
+
+
+@lru_cache(maxsize=64)
+def _latest(period: Table) -> Any:
+    """Built once per table: every posting asks, and SQLAlchemy then reuses its compiled form."""
+    return select(func.max(period.c.closed_until))
 
 
 def ensure_open(connection: Connection, stock: Mapping[str, Table], posted_at: dt.datetime | dt.date) -> None:
