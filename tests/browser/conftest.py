@@ -101,7 +101,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert not tracebacks, "the server logged an error:\n" + "".join(output[-80:])
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread until it stops, which would
+# break any later test on the same worker that starts its own loop (asyncio.run, another Playwright).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run tools/ensure_chromium.sh (Debian's chromium package)")

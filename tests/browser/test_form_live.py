@@ -3,7 +3,6 @@ typing, a problem shown next to its cell before saving, rows added and removed, 
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -15,10 +14,7 @@ import uvicorn
 
 from tests.web_no_stock import Shop, no_stock_shop
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium "
-                                                                        "(tools/ensure_chromium.sh)")
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture
@@ -38,14 +34,13 @@ def served(db_engine) -> Iterator[tuple[Shop, str]]:
     thread.join(10)
 
 
-def test_a_purchase_order_is_typed_with_live_totals_and_saved(served) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_a_purchase_order_is_typed_with_live_totals_and_saved(served, browser) -> None:
+    from playwright.sync_api import expect
 
     shop, base = served
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
         failures: list[str] = []
         page.on("pageerror", lambda error: failures.append(str(error)))
         page.goto(base + "/login")
@@ -73,7 +68,8 @@ def test_a_purchase_order_is_typed_with_live_totals_and_saved(served) -> None:
         page.wait_for_url(base + "/e/purchase_order/*")
         order_id = int(page.url.rsplit("/", 1)[1])
         expect(page.locator("[data-value=total]")).to_have_text("361.60")
-        browser.close()
+    finally:
+        context.close()
     assert failures == []
     stored = shop.system.get("purchase_order", order_id)
     assert [(line["item"], line["qty"]) for line in stored["lines"]] == [(shop.bolt, Decimal("10.000"))]
