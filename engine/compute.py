@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from dsl.formula import ir
@@ -80,6 +80,24 @@ class Computer:
         self.app = app
         self.schema = schema
         self._rules: dict[str, EntityRules] = {}
+        # statements by target entity, built once: SQLAlchemy then reuses their compiled forms (every save asks)
+        self._rows_by_id: dict[str, Any] = {}
+        self._ids_by_id: dict[str, Any] = {}
+
+    def _rows_of(self, target: str) -> Any:
+        found = self._rows_by_id.get(target)
+        if found is None:
+            table = self.schema.table(target)
+            found = self._rows_by_id[target] = select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
+        return found
+
+    def _ids_of(self, target: str) -> Any:
+        found = self._ids_by_id.get(target)
+        if found is None:
+            table = self.schema.table(target)
+            found = self._ids_by_id[target] = select(table.c.id).where(
+                table.c.id.in_(bindparam("ids", expanding=True)))
+        return found
 
     def rules(self, entity: Entity) -> EntityRules:
         rules = self._rules.get(entity.name)
@@ -98,8 +116,7 @@ class Computer:
             ids = {key for key in ids if not context.has(target, key)}
             if not ids:
                 continue
-            target_table = self.schema.table(target)
-            fetched = connection.execute(select(target_table).where(target_table.c.id.in_(sorted(ids)))).mappings()
+            fetched = connection.execute(self._rows_of(target), {"ids": sorted(ids)}).mappings()
             context.prime(target, {row["id"]: dict(row) for row in fetched})
 
     # --- defaults and computed fields ------------------------------------------------------------------
@@ -238,11 +255,9 @@ class Computer:
                             _path(table, index if table else None, name))
         for target, uses in wanted.items():
             unknown = [key for key in uses if not context.has(target, key)]  # fetched already: it exists
-            target_table = self.schema.table(target)
             found = set(uses) - set(unknown)
             if unknown:
-                found |= set(connection.execute(select(target_table.c.id).where(target_table.c.id.in_(unknown)))
-                             .scalars())
+                found |= set(connection.execute(self._ids_of(target), {"ids": unknown}).scalars())
             for missing in sorted(set(uses) - found):
                 for path in uses[missing]:
                     problems.append(FieldProblem(path, f"there is no {target} with id {missing}"))
