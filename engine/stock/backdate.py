@@ -13,8 +13,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from engine.stock.asof import balances_as_of
@@ -34,11 +36,17 @@ def later_pairs(connection: Connection, stock: Mapping[str, Table], moves: list[
             earliest[move.key] = min(earliest.get(move.key, move.posted_at), move.posted_at)
     if not earliest:
         return {}
-    ledger = stock["ledger"]
-    rows = connection.execute(select(ledger.c.item, ledger.c.warehouse, func.max(ledger.c.posted_at))
-                              .where(tuple_(ledger.c.item, ledger.c.warehouse).in_(sorted(earliest)))
-                              .group_by(ledger.c.item, ledger.c.warehouse))
-    return {(row[0], row[1]): earliest[(row[0], row[1])] for row in rows if row[2] > earliest[(row[0], row[1])]}
+    query = _any_after(stock["ledger"])
+    return {pair: at for pair, at in sorted(earliest.items()) if connection.execute(
+        query, {"item": pair[0], "warehouse": pair[1], "after": at}).first() is not None}
+
+
+@lru_cache(maxsize=64)
+def _any_after(ledger: Table) -> Any:
+    """One entry of a pair after a time: one step down the (item, warehouse, posted_at) index, however long the
+    pair's history (a max() over the pair reads every entry on SQLite). Built once per table."""
+    return select(ledger.c.id).where(ledger.c.item == bindparam("item"), ledger.c.warehouse == bindparam("warehouse"),
+                                     ledger.c.posted_at > bindparam("after")).limit(1)
 
 
 def last_rate(connection: Connection, stock: Mapping[str, Table], pair: Pair, at: dt.datetime) -> Decimal:
