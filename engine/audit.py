@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Connection
 
 from engine.schema import Schema
@@ -59,9 +60,15 @@ def record_change(connection: Connection, schema: Schema, *, at: dt.datetime, us
                   record_id: int, action: str, changes: dict[str, Any] | None = None,
                   comment: str | None = None) -> None:
     assert schema.audit is not None
-    connection.execute(insert(schema.audit).values(
-        at=at, user_id=user_id, entity=entity, record_id=record_id, action=action,
-        changes=json.dumps(changes, ensure_ascii=False, default=str) if changes else None, comment=comment))
+    connection.execute(_insert(schema.audit), {
+        "at": at, "user_id": user_id, "entity": entity, "record_id": record_id, "action": action,
+        "changes": json.dumps(changes, ensure_ascii=False, default=str) if changes else None, "comment": comment})
+
+
+@lru_cache(maxsize=64)
+def _insert(table: Table) -> Any:
+    """Built once per table: every save and submit writes one, and SQLAlchemy then reuses its compiled form."""
+    return insert(table)
 
 
 def history(connection: Connection, schema: Schema, entity: str, record_id: int) -> list[dict[str, Any]]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -42,18 +44,23 @@ def next_number(connection: Connection, schema: Schema, series: NamingSeries, en
     table = schema.series
     assert table is not None
     key = series_key(series, entity, day)
-    last = connection.execute(update(table).where(table.c.key == key).values(last=table.c.last + 1)
-                              .returning(table.c.last)).scalar()
+    last = connection.execute(_take(table), {"series_key": key}).scalar()
     if last is None:
         try:
             with connection.begin_nested():
                 connection.execute(insert(table).values(key=key, last=1))
             last = 1
         except IntegrityError:  # another submit created the counter first: take the next one after it
-            last = connection.execute(update(table).where(table.c.key == key).values(last=table.c.last + 1)
-                                      .returning(table.c.last)).scalar_one()
+            last = connection.execute(_take(table), {"series_key": key}).scalar_one()
     filled = _fill_dates(series.pattern, day)
     return _TOKEN.sub(lambda m: str(last).zfill(len(m.group(1))), filled, count=1)
+
+
+@lru_cache(maxsize=64)
+def _take(table: Table) -> Any:
+    """The counter's next number (built once per table: every submit takes one)."""
+    return (update(table).where(table.c.key == bindparam("series_key")).values(last=table.c.last + 1)
+            .returning(table.c.last))
 
 
 def peek(connection: Connection, schema: Schema, series: NamingSeries, entity: str, day: dt.date) -> int:
