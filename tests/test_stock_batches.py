@@ -77,12 +77,16 @@ def test_an_expired_batch_is_refused_by_name_for_a_customer(stock):
     with pytest.raises(StockRefused) as refused:
         stock.deliver(main, (milk, 1, "L-OLD"))
     assert problems(refused.value) == {"lines[0]": f"物料 M1 牛奶 的批次 L-OLD 已于 {day(-4)} 过期，不能在 {TODAY} 出库"}
+    for purpose in ("use", "sample"):  # nor used inside or given away as samples: only written off
+        with pytest.raises(StockRefused) as refused:
+            stock.issue(main, (milk, 1, "L-OLD"), purpose=purpose)
+        assert "已于" in str(refused.value) and "过期" in str(refused.value)
     assert stock.batch(milk, "L-OLD")["on_hand"] == D(5)
 
 
 def test_expired_stock_can_be_scrapped_and_counted_off(stock):
     """The expired batch must leave the books somehow: a scrap issue naming it and a count that finds less of it
-    are accepted (only shipments to customers and issues to production refuse it)."""
+    are accepted (write-offs are the only documents that may take an expired batch out)."""
     from engine.stock.count import approve_variances, enter_counts, start_count, submit_count
 
     milk, main = milk_world(stock)

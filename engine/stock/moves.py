@@ -40,7 +40,7 @@ class Move:
     supplier: int | None = None
     supplier_batch: str | None = None
     ships: bool = False  # out to a customer: the minimum remaining shelf life applies
-    guarded: bool = False  # out to a customer or to production: an expired batch may not leave
+    guarded: bool = True  # an expired batch may not leave (False: a write-off, a scrap issue or a count)
     carried_from: Move | None = None  # the in-leg of a transfer: valued at the out-leg's cost
     # the document line this one was made from (a return's shipment line): (entity, record id, line id)
     origin: tuple[str, int, int] | None = None
@@ -69,12 +69,12 @@ class MoveReader:
     """Evaluates one document's effects; every problem is collected (by row and key), nothing stops early."""
 
     def __init__(self, entity: Entity, context: EngineContext, now: dt.datetime, ships: bool,
-                 guarded: bool = False) -> None:
+                 write_off: bool = False) -> None:
         self.entity = entity
         self.context = context
         self.now = now
         self.ships = ships
-        self.guarded = ships or guarded
+        self.guarded = not write_off
         self.problems: list[FieldProblem] = []
 
     def read(self, record: dict[str, Any]) -> list[Move]:
@@ -127,7 +127,8 @@ class MoveReader:
             yield Move(**common, warehouse=value["warehouse"], sign=-1, location=value["location"], ships=self.ships,
                        guarded=self.guarded, unit_cost=value["unit_cost"])
         else:
-            out = Move(**common, warehouse=value["warehouse"], sign=-1, location=value["location"])
+            out = Move(**common, warehouse=value["warehouse"], sign=-1, location=value["location"],
+                       guarded=self.guarded)
             yield out
             yield Move(**common, warehouse=value["to_warehouse"], sign=1,
                        location=value["to_location"], carried_from=out)

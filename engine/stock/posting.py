@@ -57,6 +57,12 @@ def _follows_reserving(app: Any, entity: Entity, record: dict[str, Any]) -> bool
     return bool(source and source in entity.make_from and app.entities[source].reservations)
 
 
+def writes_off(entity: Entity, record: dict[str, Any]) -> bool:
+    """A write-off: a stock count (it books what is really there) or an issue whose purpose is scrap (the stock
+    module's 报废). Only these may take an expired batch out of stock; everything else is refused it."""
+    return entity.name == "stock_count" or record.get("purpose") == "scrap"
+
+
 def ships_to_customer(app: Any, entity: Entity) -> bool:
     """A document that sends stock to a customer (a delivery): it links to the entity named customer. Its
     issues must leave the app's minimum remaining shelf life."""
@@ -126,7 +132,7 @@ class Posting:
         try:
             computer.prefetch(self.connection, self.entity, self.record, self.context)
             reader = MoveReader(self.entity, self.context, self.now, ships_to_customer(self.app, self.entity),
-                                _follows_reserving(self.app, self.entity, self.record))
+                                writes_off(self.entity, self.record))
             moves = reader.read(self.record)
             self.problems += reader.problems
             holds = reservations.wanted(self.entity, self.record, self.context, self.problems)
@@ -235,7 +241,7 @@ class Posting:
         self.batches.load([batch])
         info = self.batches.by_id[batch]
         day = move.posted_at.date()
-        if move.guarded and info.expiry is not None and info.expiry < day:  # scrap and counts may write it off
+        if move.guarded and info.expiry is not None and info.expiry < day:  # only a write-off may take it
             self.problems.append(self.words.expired(f"{move.path}", rules.name, info.batch_no, info.expiry, day))
             return False
         days = rules.min_shelf_life_days if move.ships else None
