@@ -26,6 +26,7 @@ class Store:
         self.app = app
         self.schema = schema
         self._statements: dict[tuple[str, str], Any] = {}  # built once per table, run with parameters
+        self._keys: dict[str, tuple[tuple[str, str], ...]] = {}
 
     def _statement(self, kind: str, table: Any) -> Any:
         key = (kind, table.name)
@@ -50,9 +51,11 @@ class Store:
         self._statements[key] = statement
         return statement
 
-    @staticmethod
-    def _parameters(table: Any, record: Mapping[str, Any]) -> dict[str, Any]:
-        return {f"v_{name}": record.get(name) for name in _names(table) if name != "id"}
+    def _parameters(self, table: Any, record: Mapping[str, Any]) -> dict[str, Any]:
+        keys = self._keys.get(table.name)
+        if keys is None:  # the bind names by column, once per table: every saved row asks
+            keys = self._keys[table.name] = tuple((f"v_{name}", name) for name in _names(table) if name != "id")
+        return {key: record.get(name) for key, name in keys}
 
     # --- shapes --------------------------------------------------------------------------------------
 
