@@ -512,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
         "backdated_sqlite_receipts_only": lite["backdated_receipts_only"],
         "backdated_pg_receipts_only": pg["backdated_receipts_only"],
         "backdated_ratio": max((found["backdated"].get("ratio") or 0) for found in (lite, pg)) or None,
+        "backdated_ratio_case": "the issue's case: an item whose later entries are receipts and issues, as an "
+                                "item's ledger has (every later issue revalued); the other cases are the keys "
+                                "backdated_ratio_receipts_only and backdated_ratio_closed_history",
         "backdated_ratio_receipts_only": max((found["backdated_receipts_only"].get("ratio") or 0)
                                              for found in (lite, pg)) or None,
         "backdated_sqlite_closed_history": lite["backdated_closed_history"],
