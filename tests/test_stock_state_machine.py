@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import func, select
 
 from engine.errors import ServiceError
@@ -82,9 +82,12 @@ class StockMachine(RuleBasedStateMachine):
         self._apply("stock_transfer", {(item, source): Decimal(-qty), (item, target): Decimal(qty)},
                     lambda: self.world.transfer(item, qty, source=source, target=target))
 
-    @precondition(lambda self: self.posted)
+    # No precondition on what was posted: whether a move was accepted depends on the stock earlier examples left
+    # in the shared database, and rules enabled by it would make hypothesis's replays draw differently (flaky).
     @rule(pick=st.integers(0, 10_000))
     def cancel(self, pick: int) -> None:
+        if not self.posted:
+            return
         document = self.posted[pick % len(self.posted)]
         reverse = {key: -delta for key, delta in document.deltas.items()}
         feasible = all(self.model[key] + delta >= 0 for key, delta in reverse.items())
