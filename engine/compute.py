@@ -19,6 +19,7 @@ from dsl.formula.errors import FormulaRuntimeError
 from dsl.model import App, Entity, Field, FieldType, Formula
 from engine.context import EngineContext
 from engine.errors import FieldProblem
+from engine.messages import Message
 from engine.schema import Schema
 from engine.store import Record
 
@@ -221,11 +222,12 @@ class Computer:
             if path in bad:
                 continue
             if field.required and _blank(value) and not field.computed:
-                what = "needs at least one row" if field.type is FieldType.TABLE else "is required"
+                what = Message("needs at least one row") if field.type is FieldType.TABLE else Message("is required")
                 problems.append(FieldProblem(path, what))
             elif formulas and field.required_if is not None and _blank(value) and _holds(
                     field.required_if, record, context, problems, path) is True:
-                problems.append(FieldProblem(path, f"is required when {field.required_if.source}"))
+                problems.append(FieldProblem(path, Message("is required when {condition}",
+                                                          condition=field.required_if.source)))
             if value is None or not formulas:
                 continue
             for validation in field.validations:
@@ -260,7 +262,8 @@ class Computer:
                 found |= set(connection.execute(self._ids_of(target), {"ids": unknown}).scalars())
             for missing in sorted(set(uses) - found):
                 for path in uses[missing]:
-                    problems.append(FieldProblem(path, f"there is no {target} with id {missing}"))
+                    problems.append(FieldProblem(path, Message("there is no {entity} with id {id}", entity=target,
+                                                                id=missing)))
 
     def _check_unique(self, connection: Connection, entity: Entity, record: Record,
                       problems: list[FieldProblem]) -> None:
@@ -278,9 +281,11 @@ class Computer:
             other = connection.execute(query.limit(1)).scalar()
             if other is not None:
                 shown = ", ".join(str(value) for value in values)
-                label = "these values are" if len(group) > 1 else f"'{shown}' is"
-                problems.append(FieldProblem(group[0], f"{label} already used by another {entity.name} "
-                                                       f"(id {other})"))
+                message = Message("these values are already used by another {entity} (id {id})",
+                                  entity=entity.name, id=other) if len(group) > 1 else Message(
+                    "'{value}' is already used by another {entity} (id {id})", value=shown, entity=entity.name,
+                    id=other)
+                problems.append(FieldProblem(group[0], message))
 
 
 def _holds(formula: Formula, record: Record, context: EngineContext, problems: list[FieldProblem],

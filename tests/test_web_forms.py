@@ -107,16 +107,33 @@ def test_every_problem_is_shown_next_to_its_field_and_nothing_is_written(shop: S
     page = send(web, "/e/purchase_order/new", data)
 
     assert page.status_code == 422
-    assert errors_at(page.text, "supplier") == ["is required"]
+    assert errors_at(page.text, "supplier") == ["必填"]  # the platform's own messages in the user's language too
     assert errors_at(page.text, "lines[1].qty") == ["数量必须大于 0"]
     assert 'value="-1"' in page.text  # what was typed, to correct it
     unreadable = send(web, "/e/purchase_order/new", order_post(shop, **{"lines[0].price": "abc"}))
-    assert errors_at(unreadable.text, "lines[0].price") == ["'abc' is not a number"]
+    assert errors_at(unreadable.text, "lines[0].price") == ["“abc”不是数字"]
     assert 'value="abc"' in unreadable.text
     assert shop.system.list("purchase_order").rows == []
     live = web.client.post("/e/purchase_order/compute",
                            data={"csrf_token": web.token("/"), **data}).json()
     assert live["errors"]["lines[1].qty"] == ["数量必须大于 0"]  # the same problems, live
+    assert live["errors"]["supplier"] == ["必填"]
+
+
+def test_the_platforms_problems_read_in_english_when_the_user_chose_english(shop: Shop) -> None:
+    web = shop.web
+    web.login("cai")
+    web.client.cookies.set("jxc_lang", "en")
+    data = order_post(shop, supplier="", order_date="31/01/2026", **{"lines[1].price": "abc"})
+    page = send(web, "/e/purchase_order/new", data)
+    assert page.status_code == 422
+    assert errors_at(page.text, "supplier") == ["is required"]
+    assert errors_at(page.text, "order_date") == ["'31/01/2026' is not a date; write it as 2026-01-31"]
+    assert errors_at(page.text, "lines[1].price") == ["'abc' is not a number"]
+    web.client.cookies.set("jxc_lang", "zh-CN")
+    page = send(web, "/e/purchase_order/new", data)
+    assert errors_at(page.text, "order_date") == ["“31/01/2026”不是日期，请写成 2026-01-31"]
+    assert shop.system.list("purchase_order").rows == []
 
 
 def test_a_link_typed_as_text_is_found_by_search_and_an_unclear_one_is_a_problem_at_its_field(shop: Shop) -> None:
@@ -256,10 +273,10 @@ def test_required_if_and_visible_if_follow_the_values_being_typed(db_engine) -> 
                                                            "status": "stopped"}).json()
     assert "stop_reason" in active["hidden"] and "stop_reason" not in active["required"]
     assert "stop_reason" not in stopped["hidden"] and "stop_reason" in stopped["required"]
-    assert stopped["errors"] == {"stop_reason": ['is required when status = "stopped"']}
+    assert stopped["errors"] == {"stop_reason": ['当 status = "stopped" 时必填']}
     page = send(web, "/e/customer/new", {"code": "C1", "status": "stopped"})
     assert page.status_code == 422
-    assert errors_at(page.text, "stop_reason") == ['is required when status = "stopped"']
+    assert errors_at(page.text, "stop_reason") == ['当 status = "stopped" 时必填']
     assert re.search(r'<div class="field[^"]*" data-field="stop_reason">', page.text)  # shown: it applies now
     web.close()
 

@@ -113,6 +113,11 @@ def gettext(request: Request, message: str) -> str:
     return web_state(request).i18n.gettext(language(request), message)
 
 
+def translate(request: Request, text: str) -> str:
+    """A service-layer message (a problem, a refusal) in the user's language; plain text passes through."""
+    return web_state(request).i18n.message(language(request), text)
+
+
 def label(request: Request, value: Label | str | None) -> str:
     """A model Label in the user's language (plain text passes through)."""
     if value is None:

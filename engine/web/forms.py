@@ -21,7 +21,7 @@ from dsl.model import Entity, EntityKind, FieldType
 from engine.errors import Conflict, FieldProblem, NotFound, ServiceError, ValidationFailed
 from engine.records import Session
 from engine.web import documents
-from engine.web.context import label, language, render, service
+from engine.web.context import label, language, render, service, translate
 from engine.web.formview import FormView, LinkTitles, build_view, editable_record, links_of
 from engine.web.i18n import label_locale
 from engine.web.widgets import (
@@ -270,7 +270,7 @@ async def compute(request: Request) -> Response:
         put(entity, preview.record, "")
         errors: dict[str, list[str]] = {}
         for problem in problems:
-            errors.setdefault(problem.field, []).append(problem.message)
+            errors.setdefault(problem.field, []).append(translate(request, problem.message))
         return {"values": values, "errors": errors, "hidden": sorted(preview.hidden),
                 "required": sorted(preview.required),
                 "rows": {table: {str(k): v for k, v in paths.items()} for table, paths in posted.row_paths.items()}}

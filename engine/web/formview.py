@@ -14,7 +14,7 @@ from dsl.model import Entity, Field, FieldType
 from engine.errors import FieldProblem
 from engine.records import Session
 from engine.web import documents
-from engine.web.context import gettext, language
+from engine.web.context import gettext, language, translate
 from engine.web.i18n import label_locale
 from engine.web.widgets import TEXT_SUFFIX, display_text, input_text, template_of, title_of
 
@@ -161,7 +161,7 @@ def build_view(request: Request, session: Session, entity: Entity, record: Mappi
     editable = editable_record(session, entity, record, new)
     errors: dict[str, list[str]] = {}
     for problem in problems:
-        errors.setdefault(problem.field, []).append(problem.message)
+        errors.setdefault(problem.field, []).append(translate(request, problem.message))
     titles = LinkTitles(session).fetch(links_of(app, entity, record))
     texts = texts or {}
     state_field = session.records.workflows.state_field(entity)

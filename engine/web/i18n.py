@@ -15,6 +15,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from engine.messages import Message
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT = "zh_CN"
 LANGUAGES = {"zh_CN": "中文", "en": "English"}  # code → its own name, in the order the switch shows them
@@ -51,6 +53,19 @@ class I18n:
 
     def gettext(self, language: str, message: str) -> str:
         return self.translations(language).gettext(message)
+
+    def message(self, language: str, text: str) -> str:
+        """A service-layer Message in `language`: its template translated, then formatted with its parameters
+        (a parameter that is itself a Message is translated too). Plain text and untranslated templates read
+        as they came."""
+        if not isinstance(text, Message):
+            return text
+        translated = self.gettext(language, text.template)
+        if translated == text.template:
+            return str(text)
+        params = {name: self.message(language, value) if isinstance(value, Message) else value
+                  for name, value in text.params.items()}
+        return translated.format(**params)
 
 
 def load(default: str = DEFAULT, folder: Path = LOCALE_DIR) -> I18n:
