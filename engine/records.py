@@ -37,6 +37,7 @@ from engine.errors import (
     ValidationFailed,
 )
 from engine.lifecycle import Lifecycle
+from engine.messages import Message
 from engine.plugins import AppHooks, builtin_manager
 from engine.schema import Schema, build_schema
 from engine.store import Record, Store
@@ -189,9 +190,10 @@ class Session:
         with self.transaction() as (connection, context):
             old = self._load_one(connection, entity, record_id)
             if entity.is_document and old["docstatus"] != "draft":
-                raise LifecycleError(f"{entity.name} {old.get('doc_no') or record_id} is {old['docstatus']} and "
-                                     "can no longer be changed" + ("; amend it to make a corrected copy"
-                                                                   if old["docstatus"] == "cancelled" else ""))
+                raise LifecycleError(Message(
+                    "{entity} {document} is {state} and can no longer be changed" + (
+                        "; amend it to make a corrected copy" if old["docstatus"] == "cancelled" else ""),
+                    entity=entity.name, document=old.get("doc_no") or record_id, state=Message(old["docstatus"])))
             self._check_version(connection, entity, old, version)
             record = _copy(old)
             given = self._assign(entity, record, values, problems := [], creating=False, internal=False)
