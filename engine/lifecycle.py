@@ -19,6 +19,7 @@ from dsl.model import Entity, FieldType, MakeFrom
 from engine import audit
 from engine.context import EngineContext
 from engine.errors import FieldProblem, LifecycleError, NotFound, ValidationFailed, Vetoed
+from engine.messages import Message
 from engine.naming import next_number
 from engine.store import Record
 
@@ -44,8 +45,9 @@ class Lifecycle:
         with self.session.transaction() as (connection, context):
             record = self.session._load_one(connection, entity, record_id, lock=True)
             if record["docstatus"] != "draft":
-                raise LifecycleError(f"{entity.name} {record.get('doc_no') or record_id} is already "
-                                     f"{record['docstatus']}")
+                raise LifecycleError(Message("{entity} {document} is already {state}", entity=entity.name,
+                                             document=record.get("doc_no") or record_id,
+                                             state=Message(record["docstatus"])))
             self.session._check_version(connection, entity, record, version)
             return self.submit_loaded(connection, context, entity, record, recheck=True)
 
