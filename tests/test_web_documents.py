@@ -76,7 +76,14 @@ def test_a_sales_order_is_saved_then_submitted_from_its_form(shop: Shop) -> None
     assert "save" not in buttons(page.text) and 'name="lines[0].qty"' not in page.text  # no more editing
     assert "cancel" in buttons(page.text)
     late = send(web, f"/e/sales_order/{order_id}", {"version": version_on(page.text), "remark": "改一下"})
-    assert late.status_code == 409 and "can no longer be changed" in html.unescape(late.text)
+    assert late.status_code == 409 and f"sales_order {stored['doc_no']} 已提交，不能再修改" in html.unescape(late.text)
+    again = send(web, f"/e/sales_order/{order_id}/submit", {"version": version_on(page.text)})
+    assert again.status_code == 409 and f"sales_order {stored['doc_no']} 当前为已提交状态" in html.unescape(again.text)
+    web.client.cookies.set("jxc_lang", "en")  # the same refusals read as before in English
+    late = send(web, f"/e/sales_order/{order_id}", {"version": version_on(page.text), "remark": "改一下"})
+    assert f"sales_order {stored['doc_no']} is submitted and can no longer be changed" in html.unescape(late.text)
+    again = send(web, f"/e/sales_order/{order_id}/submit", {"version": version_on(page.text)})
+    assert f"sales_order {stored['doc_no']} is already submitted" in html.unescape(again.text)
     assert shop.system.get("sales_order", order_id)["remark"] is None
 
 

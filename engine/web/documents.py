@@ -27,7 +27,7 @@ from dsl.model import Entity, FieldType
 from engine.errors import FieldProblem, NotFound, ServiceError, ValidationFailed
 from engine.records import Session
 from engine.store import Record
-from engine.web.context import gettext, language, service
+from engine.web.context import gettext, language, service, translate
 from engine.web.history import STATUS, history
 from engine.web.i18n import label_locale
 
@@ -108,11 +108,13 @@ async def _act(request: Request, work: Callable[[Session, Entity, int, Any], str
             target = work(session, entity, record_id, form)
         except ValidationFailed as failed:
             return forms.record_page(request, entity_name, record_id, status=failed.status,
-                                     message=gettext(request, "The action was refused:") + " " + failed.message,
+                                     message=gettext(request, "The action was refused:") + " "
+                                     + translate(request, failed.message),
                                      problems=failed.problems)
         except ServiceError as error:
             return forms.record_page(request, entity_name, record_id, status=error.status,
-                                     message=gettext(request, "The action was refused:") + " " + error.message)
+                                     message=gettext(request, "The action was refused:") + " "
+                                     + translate(request, error.message))
         return RedirectResponse(target, status_code=303)
 
     return await run_in_threadpool(run)

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import Receive, Scope, Send
 
 from engine.errors import ServiceError, ValidationFailed
-from engine.web.context import LoginRequired, gettext, render
+from engine.web.context import LoginRequired, gettext, render, translate
 
 log = logging.getLogger("jxc.web")
 
@@ -50,7 +50,7 @@ def error_response(request: Request, status: int, detail: str = "", **extra: Any
     try:
         title = gettext(request, TITLES.get(status, "Error"))
         return render(request, "error.html", status=status, status_code=status, title=title,
-                      detail=detail)
+                      detail=translate(request, detail))
     except Exception:  # the error page itself failed (a broken template): still no trace for the browser
         log.exception("the error page could not be drawn")
         return HTMLResponse(f"<!doctype html><title>{status}</title><h1>{status}</h1>", status_code=status)

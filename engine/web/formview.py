@@ -221,7 +221,8 @@ def build_view(request: Request, session: Session, entity: Entity, record: Mappi
     view = FormView(entity=entity, record=record, new=new, editable=editable, cells=cells, tables=tables,
                     errors=record_errors, title=entity.label.get(locale) or entity.name,
                     action=f"{base}/new" if new else f"{base}/{record['id']}",
-                    compute_url=f"{base}/compute" if new else f"{base}/{record['id']}/compute", message=message,
+                    compute_url=f"{base}/compute" if new else f"{base}/{record['id']}/compute",
+                    message=translate(request, message),
                     version=record.get("version") or 0)
     if new and entity.is_document and editable and session.access.allowed(entity, "submit") and made is None:
         plan = session.records.workflows.of(entity)
