@@ -33,25 +33,25 @@ def add_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParsers
     stock.set_defaults(handler=lambda args: stock.print_help())
     actions = stock.add_subparsers(dest="stock_command", metavar="ACTION", required=True)
 
-    _command(actions, "verify", _verify,
+    command(actions, "verify", _verify,
              help="check that balances, batches and reservations agree with the stock ledger",
              description="Check that every balance equals the sum of its ledger entries (quantity and value), "
                          "that batches add up, that no stock is negative or over-reserved where that is refused, "
                          "that reservations add up, and that closed months are intact. Exits with 1 and lists "
                          "every mismatch, or says 'all consistent'.")
-    close = _command(actions, "close-period", _close_period, help="close the stock books up to a month's end",
+    close = command(actions, "close-period", _close_period, help="close the stock books up to a month's end",
                      description="Close every day up to --until (the last day of a month that is over): the "
                                  "balances at its end are stored and no stock movement may be dated in it any more. "
                                  "Months close forward only; closing one again or an earlier one is refused.",
                      epilog="Example: jxc stock close-period apps/food --until 2026-10-31")
     close.add_argument("--until", required=True, metavar="DATE", help="the month's last day, e.g. 2026-10-31")
-    trace = _command(actions, "trace", _trace, help="where a batch came from and where it went (recall list)",
+    trace = command(actions, "trace", _trace, help="where a batch came from and where it went (recall list)",
                      description="List the receipts a batch came from (supplier, supplier batch), the documents "
                                  "it went out on and the customers who received it, net of returns.",
                      epilog="Example: jxc stock trace apps/food --batch B20261001 --item F001")
     trace.add_argument("--batch", required=True, metavar="NO", help="the batch number")
     trace.add_argument("--item", metavar="CODE", help="only the batch of this item (its code)")
-    balance = _command(actions, "balance", _balance, help="stock per item and warehouse, now or as of a date",
+    balance = command(actions, "balance", _balance, help="stock per item and warehouse, now or as of a date",
                        description="Quantity and value per item and warehouse at the end of a day (from the "
                                    "last closed month and the entries after it), or now.")
     balance.add_argument("--as-of", metavar="DATE", dest="as_of", help="the day, e.g. 2026-10-15 (default: now)")
@@ -59,8 +59,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParsers
     return actions
 
 
-def _command(actions: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace, Any], int],
-             **texts: str) -> argparse.ArgumentParser:
+def command(actions: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace, Any], int],
+            **texts: str) -> argparse.ArgumentParser:
+    """A `jxc stock` action on APP [--db URL], run with the app started (and closed after), refused for an app
+    without stock; the service layer's refusals become the CLI's plain messages."""
     parser = actions.add_parser(name, **texts)
     parser.add_argument("app", metavar="APP", help="the app's folder, e.g. apps/food")
     parser.add_argument("--db", metavar="URL", help="the database; default: $JXC_DB, else APP/data/jxc.sqlite")

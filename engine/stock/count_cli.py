@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
+from engine.stock.cli import command as _command
 from engine.stock.wording import say
 
 EXIT_OK = 0
@@ -38,30 +38,6 @@ def add_commands(actions: argparse._SubParsersAction) -> None:
                                   "the count, the difference in quantity, value and percent, and whether it is "
                                   "within the tolerance; then the inventory accuracy.")
     report.add_argument("--count", required=True, metavar="DOC_NO", help="the count's number (or its id)")
-
-
-def _command(actions: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace, Any], int],
-             **texts: str) -> argparse.ArgumentParser:
-    parser = actions.add_parser(name, **texts)
-    parser.add_argument("app", metavar="APP", help="the app's folder, e.g. apps/food")
-    parser.add_argument("--db", metavar="URL", help="the database; default: $JXC_DB, else APP/data/jxc.sqlite")
-    parser.set_defaults(handler=lambda args: _started(args, run))
-    return parser
-
-
-def _started(args: argparse.Namespace, run: Callable[[argparse.Namespace, Any], int]) -> int:
-    from engine.cli import UserError, _open
-    from engine.errors import ServiceError
-
-    started = _open(args)
-    try:
-        if started.app.stock is None:
-            raise UserError(f"{args.app} keeps no stock: its app.yaml has no stock: settings")
-        return run(args, started)
-    except ServiceError as error:
-        raise UserError(error.message) from None
-    finally:
-        started.close()
 
 
 def _reorder(args: argparse.Namespace, started: Any) -> int:
