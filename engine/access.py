@@ -16,6 +16,7 @@ from dsl.formula.errors import FormulaRuntimeError
 from dsl.model import App, Entity, EntityKind, Formula
 from engine.context import CurrentUser, EngineContext
 from engine.errors import PermissionDenied
+from engine.messages import Message
 from engine.schema import Schema
 from engine.store import Record
 
@@ -43,7 +44,8 @@ class Access:
     def require(self, entity: Entity, verb: str) -> None:
         if not self.allowed(entity, verb):
             label = entity.label.get(self.app.locale)
-            raise PermissionDenied(f"{self.user.name} may not {verb} {label} ({entity.name})")
+            raise PermissionDenied(Message("{user} may not {verb} {label} ({entity})", user=self.user.name,
+                                           verb=Message(verb), label=label, entity=entity.name))
 
     def _owner(self, entity: Entity) -> Entity:
         return self.app.entities[entity.parent] if entity.kind is EntityKind.CHILD and entity.parent else entity

@@ -148,8 +148,9 @@ class Lifecycle:
         with self.session.transaction() as (connection, context):
             record = self.session._load_one(connection, entity, record_id, lock=True)
             if record["docstatus"] != "submitted":
-                raise LifecycleError(f"only submitted documents can be cancelled; {entity.name} "
-                                     f"{record.get('doc_no') or record_id} is {record['docstatus']}")
+                raise LifecycleError(Message("only submitted documents can be cancelled; {entity} {document} is "
+                                             "{state}", entity=entity.name, document=record.get("doc_no") or record_id,
+                                             state=Message(record["docstatus"])))
             self.session._check_version(connection, entity, record, version)
             return self.cancel_loaded(connection, context, entity, record)
 
@@ -186,8 +187,9 @@ class Lifecycle:
                 table.c.docstatus == "submitted").limit(5)).scalars().all()
             followers += [f"{target.label.get(self.app.locale)} {number}" for number in rows]
         if followers:
-            raise LifecycleError(f"{entity.name} {record['doc_no']} cannot be cancelled while these made from it are "
-                                 f"submitted: {', '.join(followers)}; cancel them first")
+            raise LifecycleError(Message("{entity} {document} cannot be cancelled while these made from it are "
+                                         "submitted: {followers}; cancel them first", entity=entity.name,
+                                         document=record["doc_no"], followers=", ".join(followers)))
 
     # --- amend ------------------------------------------------------------------------------------------
 
@@ -197,10 +199,11 @@ class Lifecycle:
         with self.session.transaction() as (connection, _):
             record = self.session._load_one(connection, entity, record_id)
         if record["docstatus"] != "cancelled":
-            raise LifecycleError(f"only cancelled documents can be amended; {entity.name} "
-                                 f"{record.get('doc_no') or record_id} is {record['docstatus']}")
+            raise LifecycleError(Message("only cancelled documents can be amended; {entity} {document} is {state}",
+                                         entity=entity.name, document=record.get("doc_no") or record_id,
+                                         state=Message(record["docstatus"])))
         if not entity.amend:
-            raise LifecycleError(f"{entity.name} cannot be amended; create a new one")
+            raise LifecycleError(Message("{entity} cannot be amended; create a new one", entity=entity.name))
         values = _editable_values(entity, record, self.app)
         values.pop(self.records.workflows.state_field(entity) or "", None)  # the copy starts the workflow anew
         made_from = (record["made_from_entity"], record["made_from_id"]) if record.get("made_from_entity") else None
@@ -223,8 +226,10 @@ class Lifecycle:
             record = self.session._load_one(connection, source, source_id)
             if record["docstatus"] != "submitted":
                 note = self.records.workflows.source_note(source, record) if record["docstatus"] == "draft" else ""
-                raise LifecycleError(f"{source.name} {record.get('doc_no') or source_id} is {record['docstatus']}"
-                                     f"{note}; only a submitted document can be taken further")
+                raise LifecycleError(Message("{entity} {document} is {state}{note}; only a submitted document can be "
+                                             "taken further", entity=source.name,
+                                             document=record.get("doc_no") or source_id,
+                                             state=Message(record["docstatus"]), note=note))
             return self._map(connection, context, link, source, record)
 
     def make_from(self, target_name: str, source_name: str, source_id: int,
@@ -299,8 +304,8 @@ class Lifecycle:
                     row["made_from_line"] = line["id"]
                     rows.append(row)
                 if lines.fulfil and not rows:
-                    raise LifecycleError(f"{source.name} {record.get('doc_no')} has nothing left to take further: "
-                                         "every line is fulfilled")
+                    raise LifecycleError(Message("{entity} {document} has nothing left to take further: every line "
+                                                 "is fulfilled", entity=source.name, document=record.get("doc_no")))
                 values[lines.target_table] = rows
         finally:
             computer.unlink_rows(record, rules)

@@ -234,9 +234,10 @@ class Session:
         with self.transaction() as (connection, _):
             old = self._load_one(connection, entity, record_id)
             if entity.is_document and old["docstatus"] != "draft":
-                raise LifecycleError(f"{entity.name} {old.get('doc_no') or record_id} is {old['docstatus']}; only "
-                                     "drafts can be deleted" + ("; cancel it instead" if old["docstatus"] ==
-                                                                "submitted" else ""))
+                raise LifecycleError(Message(
+                    "{entity} {document} is {state}; only drafts can be deleted" + (
+                        "; cancel it instead" if old["docstatus"] == "submitted" else ""),
+                    entity=entity.name, document=old.get("doc_no") or record_id, state=Message(old["docstatus"])))
             referrers = self._referrers(connection, entity, record_id)
             if referrers:
                 shown = "; ".join(f"{what} ({', '.join(titles)})" for what, titles in referrers)
@@ -423,17 +424,19 @@ class Session:
         table = self.records.schema.tables[entity.name]
         row = connection.execute(select(table.c.version, table.c.modified_by, table.c.modified_at)
                                  .where(table.c.id == old["id"])).first()
-        who = "someone"
+        who: str = Message("someone")
         if row is not None and row.modified_by is not None:
             users = self.records.schema.users
             assert users is not None
             name = connection.execute(select(users.c.full_name, users.c.name).where(users.c.id == row.modified_by)
                                       ).first()
             who = (name.full_name or name.name) if name else who
-        when = f" at {row.modified_at:%Y-%m-%d %H:%M}" if row is not None and row.modified_at else ""
-        raise Conflict(f"{entity.name} {self._title(entity, old)} was changed by {who}{when} after you opened it "
-                       f"(your version {version}, now {row.version if row else '?'}); reload it and make your "
-                       "change again")
+        when = (Message(" at {time}", time=f"{row.modified_at:%Y-%m-%d %H:%M}")
+                if row is not None and row.modified_at else "")
+        raise Conflict(Message("{entity} {title} was changed by {who}{when} after you opened it (your version "
+                               "{version}, now {now}); reload it and make your change again", entity=entity.name,
+                               title=self._title(entity, old), who=who, when=when, version=version,
+                               now=row.version if row else "?"))
 
     def _referrers(self, connection: Connection, entity: Entity, record_id: int) -> list[tuple[str, list[str]]]:
         # ("2 销售订单", ["SO-2026-0001", "#12"]) per referring entity

@@ -116,7 +116,7 @@ def test_a_refused_action_shows_the_service_layers_message_on_the_form(shop: Sho
     order_id = sales_order(shop)
     stale = send(web, f"/e/sales_order/{order_id}/submit", {"version": "0"})
     assert stale.status_code == 409
-    assert "after you opened it" in html.unescape(stale.text)
+    assert "在你打开之后已被" in html.unescape(stale.text)  # the conflict in the page's language (zh-CN)
     assert shop.system.get("sales_order", order_id)["docstatus"] == "draft"
 
     switch(shop, "cai")

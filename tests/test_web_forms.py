@@ -203,7 +203,7 @@ def test_a_save_based_on_an_old_version_is_refused_with_who_changed_it_and_keeps
 
     page = send(web, f"/e/purchase_order/{order_id}", {"version": str(current["version"]), "buyer": "我改的"})
     assert page.status_code == 409
-    assert "was changed by 经理" in html.unescape(page.text)
+    assert "已被 经理" in html.unescape(page.text)  # who changed it, said in the page's language
     assert 'value="我改的"' in page.text
     assert shop.system.get("purchase_order", order_id)["buyer"] == "经理改的"
 
