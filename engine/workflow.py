@@ -40,6 +40,7 @@ from dsl.problems import did_you_mean
 from engine import audit
 from engine.context import EngineContext
 from engine.errors import FieldProblem, LifecycleError, NotFound, PermissionDenied, ValidationFailed
+from engine.messages import Message
 from engine.store import Record
 
 REQUEST, FORWARD, BACK = "request", "forward", "back"
@@ -128,8 +129,8 @@ class Workflows:
         plan = self.of(entity)
         assert plan is not None
         actions = ", ".join(_named(step.label, step.action, self.app.locale) for step in plan.workflow.transitions)
-        return (f"is the state of workflow {_named(plan.workflow.label, plan.workflow.name, self.app.locale)} and "
-                f"changes only through its actions: {actions}")
+        return Message("is the state of workflow {workflow} and changes only through its actions: {actions}",
+                       workflow=_named(plan.workflow.label, plan.workflow.name, self.app.locale), actions=actions)
 
     def state_field(self, entity: Entity) -> str | None:
         plan = self.of(entity)
@@ -145,10 +146,13 @@ class Workflows:
         if not steps:
             return
         locale = self.app.locale
-        how = " or ".join(_named(step.label, step.action, locale) for step in steps)
-        raise LifecycleError(f"{entity.label.get(locale)} ({entity.name}) follows workflow "
-                             f"{_named(plan.workflow.label, plan.workflow.name, locale)}: it is "
-                             f"{'submitted' if verb == 'submit' else 'cancelled'} by its action {how}, not by {verb}")
+        template = ("{label} ({entity}) follows workflow {workflow}: it is submitted by its action {actions}, not by "
+                    "submit" if verb == "submit" else
+                    "{label} ({entity}) follows workflow {workflow}: it is cancelled by its action {actions}, not by "
+                    "cancel")
+        raise LifecycleError(Message(template, label=entity.label.get(locale), entity=entity.name,
+                                     workflow=_named(plan.workflow.label, plan.workflow.name, locale),
+                                     actions=_either(_named(step.label, step.action, locale) for step in steps)))
 
     def direct(self, entity: Entity, record: Record, verb: str) -> dict[str, Any]:
         """jxc itself submits or cancels directly: the record goes into the workflow's first submit (cancel)
@@ -169,8 +173,9 @@ class Workflows:
         locale = self.app.locale
         state = plan.workflow.states.get(record.get(plan.field) or "")
         where = _named(state.label, state.name, locale) if state else str(record.get(plan.field))
-        how = " or ".join(_named(step.label, step.action, locale) for step in plan.into("submit"))
-        return f" (workflow {_named(plan.workflow.label, plan.workflow.name, locale)}: it is {where}; {how} submits it)"
+        return Message(" (workflow {workflow}: it is {state}; {actions} submits it)",
+                       workflow=_named(plan.workflow.label, plan.workflow.name, locale), state=where,
+                       actions=_either(_named(step.label, step.action, locale) for step in plan.into("submit")))
 
 
 class WorkflowSession:
@@ -188,7 +193,8 @@ class WorkflowSession:
     def _plan(self, entity: Entity) -> Plan:
         plan = self.workflows.of(entity)
         if plan is None:
-            raise NotFound(f"{entity.label.get(self.locale)} ({entity.name}) has no workflow")
+            raise NotFound(Message("{label} ({entity}) has no workflow", label=entity.label.get(self.locale),
+                                   entity=entity.name))
         return plan
 
     def _step(self, plan: Plan, entity: Entity, action: Any) -> Transition:
@@ -196,9 +202,13 @@ class WorkflowSession:
         if step is None:
             actions = list(plan.by_action)
             hint = did_you_mean(action, actions) if isinstance(action, str) else None
-            raise NotFound(f"workflow {_named(plan.workflow.label, plan.workflow.name, self.locale)} of "
-                           f"{entity.name} has no action '{action}'" + (f" ({hint})" if hint else "")
-                           + f"; its actions: {', '.join(actions)}")
+            workflow = _named(plan.workflow.label, plan.workflow.name, self.locale)
+            if hint:
+                raise NotFound(Message("workflow {workflow} of {entity} has no action '{action}' ({hint}); its "
+                                       "actions: {actions}", workflow=workflow, entity=entity.name, action=action,
+                                       hint=hint, actions=", ".join(actions)))
+            raise NotFound(Message("workflow {workflow} of {entity} has no action '{action}'; its actions: {actions}",
+                                   workflow=workflow, entity=entity.name, action=action, actions=", ".join(actions)))
         return step
 
     def _verb(self, plan: Plan, step: Transition) -> str:
@@ -218,7 +228,7 @@ class WorkflowSession:
 
     def _who(self, plan: Plan, step: Transition) -> str:
         if not step.roles:
-            return f"those who may {self._verb(plan, step)} it"
+            return Message("those who may {verb} it", verb=Message(self._verb(plan, step)))
         return ", ".join(_named(self.app.roles[name].label, name, self.locale) if name in self.app.roles else name
                          for name in step.roles)
 
@@ -234,11 +244,12 @@ class WorkflowSession:
         name = _named(step.label, step.action, self.locale)
         label = entity.label.get(self.locale)
         if not self.may_take(entity, plan, step):
-            raise PermissionDenied(f"{session.user.name} may not {name} {label} ({entity.name}); that is for "
-                                   f"{self._who(plan, step)}")
+            raise PermissionDenied(Message("{user} may not {action} {label} ({entity}); that is for {who}",
+                                           user=session.user.name, action=name, label=label, entity=entity.name,
+                                           who=self._who(plan, step)))
         comment = self._comment(step, name, comment)
         if values is not None and not isinstance(values, Mapping):
-            raise ValidationFailed([FieldProblem("", "the values must be given as field: value pairs")])
+            raise ValidationFailed([FieldProblem("", Message("the values must be given as field: value pairs"))])
         values = dict(values or {})
         if values:
             session.access.require(entity, "write")
@@ -249,9 +260,10 @@ class WorkflowSession:
             current = record.get(plan.field)
             self._check_state(entity, plan, step, record, current, name, title)
             if self._is_approval(entity, plan, step, current, record) and _created_by(record, session.user):
-                raise PermissionDenied(
-                    f"{session.user.name} created {label} {title} and may not {name} it themselves; workflow "
-                    f"{_named(plan.workflow.label, plan.workflow.name, self.locale)} does not allow self-approval")
+                raise PermissionDenied(Message(
+                    "{user} created {label} {title} and may not {action} it themselves; workflow {workflow} does "
+                    "not allow self-approval", user=session.user.name, label=label, title=title, action=name,
+                    workflow=_named(plan.workflow.label, plan.workflow.name, self.locale)))
             old = _copy(record)
             if values:
                 self._fill_in(connection, context, entity, step, record, values, name)
@@ -259,12 +271,16 @@ class WorkflowSession:
             if reason is not None:
                 others = [_named(other.label, other.action, self.locale)
                           for other in self._available(entity, plan, record, context) if other is not step]
-                raise LifecycleError(f"{name} is not possible for {label} {title}: {reason}"
-                                     + (f"; you may: {', '.join(others)}" if others else ""))
-            problems = [FieldProblem(field, f"is required to {name}") for field in step.requires
-                        if _blank(record.get(field))]
+                if others:
+                    raise LifecycleError(Message("{action} is not possible for {label} {title}: {reason}; you may: "
+                                                 "{others}", action=name, label=label, title=title, reason=reason,
+                                                 others=", ".join(others)))
+                raise LifecycleError(Message("{action} is not possible for {label} {title}: {reason}", action=name,
+                                             label=label, title=title, reason=reason))
+            problems = [FieldProblem(field, Message("is required to {action}", action=name))
+                        for field in step.requires if _blank(record.get(field))]
             if step.comment == "required" and comment is None:
-                problems.append(FieldProblem("comment", f"{name} needs a comment (the reason)"))
+                problems.append(FieldProblem("comment", Message("{action} needs a comment (the reason)", action=name)))
             if problems:
                 raise ValidationFailed(problems)
             return self._apply(connection, context, entity, plan, step, record, old, current, comment,
@@ -274,15 +290,16 @@ class WorkflowSession:
         if comment is None:
             return None
         if not isinstance(comment, str):
-            raise ValidationFailed([FieldProblem("comment", "must be text")])
+            raise ValidationFailed([FieldProblem("comment", Message("must be text"))])
         comment = comment.strip()
         if not comment:
             return None
         if step.comment == "none":
-            raise ValidationFailed([FieldProblem("comment", f"{name} takes no comment")])
+            raise ValidationFailed([FieldProblem("comment", Message("{action} takes no comment", action=name))])
         if len(comment) > COMMENT_LIMIT:
-            raise ValidationFailed([FieldProblem("comment", f"a comment is at most {COMMENT_LIMIT} characters, "
-                                                            f"not {len(comment)}")])
+            raise ValidationFailed([FieldProblem("comment", Message("a comment is at most {limit} characters, not "
+                                                                    "{length}", limit=COMMENT_LIMIT,
+                                                                    length=len(comment)))])
         return comment
 
     def _check_state(self, entity: Entity, plan: Plan, step: Transition, record: Record, current: Any, name: str,
@@ -291,19 +308,24 @@ class WorkflowSession:
         states = plan.workflow.states
         if current not in step.sources:
             state = states.get(current or "")
-            where = _named(state.label, state.name, self.locale) if state else f"in no state ({current!r})"
+            where = (_named(state.label, state.name, self.locale) if state
+                     else Message("in no state ({state})", state=repr(current)))
             sources = ", ".join(_named(states[s].label, s, self.locale) for s in step.sources)
-            raise LifecycleError(f"{label} {title} is {where}; {name} is taken from: {sources}")
+            raise LifecycleError(Message("{label} {title} is {state}; {action} is taken from: {sources}", label=label,
+                                         title=title, state=where, action=name, sources=sources))
         if not entity.is_document:
             return
         status = record["docstatus"]
         target = states[step.target]
         if status == "cancelled":
-            raise LifecycleError(f"{label} {title} is cancelled and takes no more workflow actions"
-                                 + ("; amend it to make a corrected copy" if entity.amend else ""))
+            template = ("{label} {title} is cancelled and takes no more workflow actions; amend it to make a "
+                        "corrected copy" if entity.amend else
+                        "{label} {title} is cancelled and takes no more workflow actions")
+            raise LifecycleError(Message(template, label=label, title=title))
         if target.cancel and status != "submitted":
-            raise LifecycleError(f"{name} cancels {label} {title}, and only a submitted document can be cancelled; "
-                                 f"it is a {status}")
+            raise LifecycleError(Message("{action} cancels {label} {title}, and only a submitted document can be "
+                                         "cancelled; it is a {state}", action=name, label=label, title=title,
+                                         state=Message(status)))
 
     def _is_approval(self, entity: Entity, plan: Plan, step: Transition, source: str, record: Record) -> bool:
         """A step forward taken before submission (master data: any step forward), when the workflow does not
@@ -317,14 +339,17 @@ class WorkflowSession:
         """The fields the transition requires, given on the way: checked like an update."""
         session = self.session
         if entity.is_document and record["docstatus"] != "draft":
-            raise LifecycleError(f"{entity.name} {session._title(entity, record)} is {record['docstatus']}; its "
-                                 "fields can no longer be changed")
+            raise LifecycleError(Message("{entity} {title} is {state}; its fields can no longer be changed",
+                                         entity=entity.name, title=session._title(entity, record),
+                                         state=Message(record["docstatus"])))
         problems: list[FieldProblem] = []
         allowed = ", ".join(step.requires)
         for key in list(values):
             if key not in step.requires:
-                problems.append(FieldProblem(str(key), f"{name} fills in only the fields it requires: {allowed}"
-                                             if allowed else f"{name} fills in no fields; save them first"))
+                problems.append(FieldProblem(str(key), Message("{action} fills in only the fields it requires: "
+                                                               "{fields}", action=name, fields=allowed)
+                                             if allowed else Message("{action} fills in no fields; save them first",
+                                                                     action=name)))
                 del values[key]
         given = session._assign(entity, record, values, problems, creating=False, internal=False)
         session._complete(connection, context, entity, record, given, problems, creating=False)
@@ -340,10 +365,11 @@ class WorkflowSession:
         try:
             result = step.guard.python(record, context)
         except FormulaRuntimeError as error:
-            return f"the guard {step.guard.source} cannot be worked out: {error.message}"
+            return Message("the guard {guard} cannot be worked out: {error}", guard=step.guard.source,
+                           error=error.message)
         finally:
             computer.unlink_rows(record, rules)
-        return None if result is True else f"the guard {step.guard.source} is not met"
+        return None if result is True else Message("the guard {guard} is not met", guard=step.guard.source)
 
     def _apply(self, connection: Connection, context: EngineContext, entity: Entity, plan: Plan, step: Transition,
                record: Record, old: Record, current: str, comment: str | None, *, recheck: bool) -> Record:
@@ -525,6 +551,14 @@ def _named(label: Any, name: str, locale: str) -> str:
     """批准 (approve); just `name` when the label is the name itself."""
     text = label.get(locale) if label is not None else ""
     return f"{text} ({name})" if text and text.replace(" ", "_").lower() != name else name
+
+
+def _either(names: Any) -> str:
+    """批准 (approve) or 越级 (escalate): each "or" a Message, so a translation joins them in its own words."""
+    shown: str | None = None
+    for name in names:
+        shown = name if shown is None else Message("{one} or {other}", one=shown, other=name)
+    return shown or ""
 
 
 def _created_by(record: Record, user: Any) -> bool:
