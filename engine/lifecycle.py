@@ -33,7 +33,8 @@ class Lifecycle:
     def _document(self, name: str) -> Entity:
         entity = self.records.entity(name)
         if not entity.is_document:
-            raise LifecycleError(f"{entity.name} is master data; only documents are submitted or cancelled")
+            raise LifecycleError(Message("{entity} is master data; only documents are submitted or cancelled",
+                                         entity=entity.name))
         return entity
 
     # --- submit ---------------------------------------------------------------------------------------
@@ -107,9 +108,10 @@ class Lifecycle:
         table = self.records.schema.tables[source_name]
         row = connection.execute(select(table.c.doc_no, table.c.docstatus).where(table.c.id == source_id)).first()
         if row is None or row.docstatus != "submitted":
-            raise LifecycleError(f"{entity.name} cannot be submitted: it was made from {source_name} "
-                                 f"{row.doc_no if row else source_id}, which is "
-                                 f"{row.docstatus if row else 'deleted'}")
+            raise LifecycleError(Message("{entity} cannot be submitted: it was made from {source} {document}, which "
+                                         "is {state}", entity=entity.name, source=source_name,
+                                         document=row.doc_no if row else source_id,
+                                         state=Message(row.docstatus if row else "deleted")))
 
     def _veto(self, entity: Entity, record: Record, connection: Connection) -> None:
         hooks = self.records.hooks
@@ -218,8 +220,9 @@ class Lifecycle:
         target = self._document(target_name)
         link = target.make_from.get(source_name)
         if link is None:
-            raise NotFound(f"{target.name} cannot be made from {source_name}; it can be made from: "
-                           f"{', '.join(target.make_from) or 'nothing'}")
+            raise NotFound(Message("{entity} cannot be made from {source}; it can be made from: {sources}",
+                                   entity=target.name, source=source_name,
+                                   sources=", ".join(target.make_from) or Message("nothing")))
         source = self._document(source_name)
         self.session.access.require(source, "read")
         with self.session.transaction() as (connection, context):
@@ -247,7 +250,7 @@ class Lifecycle:
 
     def _fill_in(self, entity: Entity, draft: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(values, Mapping):
-            raise ValidationFailed([FieldProblem("", "the values must be given as field: value pairs")])
+            raise ValidationFailed([FieldProblem("", Message("the values must be given as field: value pairs"))])
         writable = self.session._writable
         problems: list[FieldProblem] = []
         merged = dict(draft)
@@ -347,18 +350,19 @@ class Lifecycle:
                 .returning(fulfil, limit, table.c.idx)).first()
             if result is None:
                 problems.append(FieldProblem(f"{lines.target_table}[{index}]",
-                                             f"its line of {source_name} no longer exists"))
+                                             Message("its line of {source} no longer exists", source=source_name)))
                 continue
             done, ordered, position = result
             moved[str(line_id)] = {lines.fulfil: [_plain(done - amount * sign), _plain(done)]}
             allowed = (ordered or 0) * (1 + lines.tolerance / 100)
             if sign > 0 and done > allowed:
-                extra = f" (with the {lines.tolerance}% tolerance, at most {allowed.normalize():f})" \
-                    if lines.tolerance else ""
+                extra = Message(" (with the {tolerance}% tolerance, at most {allowed})", tolerance=lines.tolerance,
+                                allowed=f"{allowed.normalize():f}") if lines.tolerance else ""
                 problems.append(FieldProblem(
                     f"{lines.target_table}[{index}].{lines.qty}",
-                    f"this would make line {position} of {source_name} {done.normalize():f} of "
-                    f"{(ordered or 0).normalize():f}{extra}"))
+                    Message("this would make line {line} of {source} {done} of {ordered}{tolerance}", line=position,
+                            source=source_name, done=f"{done.normalize():f}",
+                            ordered=f"{(ordered or 0).normalize():f}", tolerance=extra)))
         if problems:
             raise ValidationFailed(problems)
         changes: dict[str, Any] = {lines.source_table: moved} if moved else {}
@@ -406,7 +410,7 @@ def _evaluate(formula: Any, record: Record, context: EngineContext, problems: li
     try:
         return formula.python(record, context)
     except FormulaRuntimeError as error:
-        problems.append(FieldProblem(path, f"cannot be filled in: {error.message}"))
+        problems.append(FieldProblem(path, Message("cannot be filled in: {error}", error=error.message)))
         return None
 
 

@@ -75,7 +75,9 @@ class Records:
         entity = self.app.entities.get(name)
         if entity is None or entity.kind is EntityKind.CHILD:
             hint = did_you_mean(name, [n for n, e in self.app.entities.items() if e.kind is not EntityKind.CHILD])
-            raise NotFound(f"there is no entity '{name}'" + (f" ({hint})" if hint else ""))
+            if hint:
+                raise NotFound(Message("there is no entity '{name}' ({hint})", name=name, hint=hint))
+            raise NotFound(Message("there is no entity '{name}'", name=name))
         return entity
 
 
@@ -103,7 +105,7 @@ class Session:
         found = self.records.store.load(connection, entity, [record_id], lock=lock)
         record = found.get(record_id)
         if record is None or not self.access.can_see(connection, entity, record_id):
-            raise NotFound(f"there is no {entity.name} with id {record_id}")
+            raise NotFound(Message("there is no {entity} with id {id}", entity=entity.name, id=record_id))
         return record
 
     # --- reading ------------------------------------------------------------------------------------
@@ -159,7 +161,8 @@ class Session:
         self.access.require(entity, _verb)
         if submit:
             if not entity.is_document:
-                raise LifecycleError(f"{entity.name} is master data; only documents are submitted")
+                raise LifecycleError(Message("{entity} is master data; only documents are submitted",
+                                             entity=entity.name))
             self.access.require(entity, "submit")
             self.records.workflows.gate(self, entity, "submit")
         with self.transaction() as (connection, context):
@@ -242,7 +245,8 @@ class Session:
             if referrers:
                 shown = "; ".join(f"{what} ({', '.join(titles)})" for what, titles in referrers)
                 label = entity.label.get(self.app.locale)
-                raise InUse(f"{label} {self._title(entity, old)} cannot be deleted: it is used by {shown}",
+                raise InUse(Message("{label} {title} cannot be deleted: it is used by {referrers}", label=label,
+                                    title=self._title(entity, old), referrers=shown),
                             [(what, ", ".join(titles)) for what, titles in referrers])
             self.records.store.delete(connection, entity, record_id)
             audit.record_change(connection, self.records.schema, at=self.records.clock.now(), user_id=self.user.id,
@@ -288,7 +292,7 @@ class Session:
                 creating: bool, internal: bool) -> set[str]:
         """Put the given values into `record`, checked and converted; what cannot be set is a problem."""
         if not isinstance(values, Mapping):
-            raise ValidationFailed([FieldProblem("", "the values must be given as field: value pairs")])
+            raise ValidationFailed([FieldProblem("", Message("the values must be given as field: value pairs"))])
         given: set[str] = set()
         state_field = self.records.workflows.state_field(entity)
         for name, value in values.items():
@@ -331,35 +335,37 @@ class Session:
     def _writable(self, entity: Entity, name: str, field: Any, internal: bool) -> str | None:
         if field is None:
             if name in SYSTEM_FIELDS:
-                return "is set by jxc and cannot be given"
+                return Message("is set by jxc and cannot be given")
             hint = did_you_mean(name, entity.fields)
-            return f"{entity.name} has no field '{name}'" + (f" ({hint})" if hint else "")
+            if hint:
+                return Message("{entity} has no field '{name}' ({hint})", entity=entity.name, name=name, hint=hint)
+            return Message("{entity} has no field '{name}'", entity=entity.name, name=name)
         access = None if internal else self.access.field_access(entity.name, name)
         if access == "hidden":  # before anything that would tell the field exists (or its formula)
-            return f"{entity.name} has no field '{name}'"
+            return Message("{entity} has no field '{name}'", entity=entity.name, name=name)
         if field.computed:
-            return f"is computed ({field.formula.source}) and cannot be given"
+            return Message("is computed ({formula}) and cannot be given", formula=field.formula.source)
         if internal:
             return None
         if field.read_only:
-            return "is read-only"
+            return Message("is read-only")
         if access == "read_only":
-            return "is read-only for you"
+            return Message("is read-only for you")
         return None
 
     def _assign_rows(self, entity: Entity, table: str, record: Record, value: Any, problems: list[FieldProblem],
                      internal: bool) -> None:
         child = self.app.entities[entity.fields[table].table or ""]
         if not isinstance(value, list) or not all(isinstance(row, Mapping) for row in value):
-            problems.append(FieldProblem(table, "must be a list of rows (field: value pairs)"))
+            problems.append(FieldProblem(table, Message("must be a list of rows (field: value pairs)")))
             return
         existing = {row["id"]: row for row in record.get(table) or ()}
         rows = []
         for index, given_row in enumerate(value):
             row_id = given_row.get("id")
             if row_id is not None and row_id not in existing:
-                problems.append(FieldProblem(f"{table}[{index}]", f"there is no row with id {row_id} in this "
-                                                                  f"{entity.name}"))
+                problems.append(FieldProblem(f"{table}[{index}]", Message("there is no row with id {id} in this "
+                                                                          "{entity}", id=row_id, entity=entity.name)))
                 continue
             row = _copy(existing[row_id]) if row_id is not None else self.records.store.blank_row(child)
             row["_new"] = row_id is None
@@ -414,8 +420,8 @@ class Session:
     def _within_rules(self, entity: Entity, record: Record, context: EngineContext) -> None:
         """A user may not create or change a record into one their row rules would hide from them."""
         if not self.access.check_record(entity, record, context):
-            raise PermissionDenied(f"{self.user.name} may only keep {entity.name} records where "
-                                   f"{self.access.rules_text(entity)}")
+            raise PermissionDenied(Message("{user} may only keep {entity} records where {rules}", user=self.user.name,
+                                           entity=entity.name, rules=self.access.rules_text(entity)))
 
     def _check_version(self, connection: Connection, entity: Entity, old: Record, version: int, *,
                        after_write: bool = False) -> None:
@@ -490,7 +496,7 @@ class Session:
             if key and record.get(key):
                 return str(record[key])
         if entity.is_document and record.get("docstatus") == "draft":
-            return f"draft #{record.get('id')}"
+            return Message("draft #{id}", id=record.get("id"))
         return f"#{record.get('id')}"
 
     @staticmethod
