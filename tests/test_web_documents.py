@@ -124,7 +124,7 @@ def test_a_refused_action_shows_the_service_layers_message_on_the_form(shop: Sho
     switch(shop, "jing")  # a purchase order is submitted by its workflow's approval, not by "submit"
     refused = send(web, f"/e/purchase_order/{po}/submit", {"version": "1"})
     assert refused.status_code == 409
-    assert "follows workflow 采购审批" in html.unescape(refused.text)
+    assert "遵循工作流 采购审批" in html.unescape(refused.text)
 
 
 def test_a_purchase_order_is_requested_approved_and_its_history_lists_each_step(shop: Shop) -> None:
@@ -255,7 +255,7 @@ def test_a_transition_asks_for_the_fields_it_requires_and_fills_them_in(db_engin
 
     refused = send(web, f"/e/claim/{claim}/do/approve", {"version": version_on(page.text)})
     assert refused.status_code in (409, 422)
-    assert errors_at(refused.text, "approver") == ["is required to 批准 (approve)"]
+    assert errors_at(refused.text, "approver") == ["执行 批准 (approve) 时必填"]
     assert web.started.records.system().get("claim", claim)["workflow_state"] == "draft"
     send(web, f"/e/claim/{claim}/do/approve", {"version": version_on(page.text), "approver": "老王"})
     stored = web.started.records.system().get("claim", claim)
@@ -275,7 +275,7 @@ def test_a_draft_is_deleted_from_its_form_and_a_record_in_use_is_not(shop: Shop)
 
     in_use = send(web, f"/e/customer/{shop.customer}/delete")
     assert in_use.status_code == 409
-    assert "it is used by 1 销售订单" in html.unescape(in_use.text)
+    assert "它被这些记录引用：1 销售订单" in html.unescape(in_use.text)
     assert shop.system.get("customer", shop.customer)["name"] == "华东机电"
     send(web, f"/e/sales_order/{kept_id}/submit", {"version": "1"})
     assert "delete" not in buttons(web.get(f"/e/sales_order/{kept_id}").text)

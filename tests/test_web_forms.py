@@ -148,12 +148,12 @@ def test_a_link_typed_as_text_is_found_by_search_and_an_unclear_one_is_a_problem
     unclear = send(web, "/e/purchase_order/new", order_post(shop, **{"lines[0].item": "",
                                                                    "lines[0].item__text": "螺"}))
     assert unclear.status_code == 422
-    assert errors_at(unclear.text, "lines[0].item") == ["'螺' matches several: M8 螺栓、M8N 螺母; choose one"]
+    assert errors_at(unclear.text, "lines[0].item") == ["“螺”匹配到多条：M8 螺栓、M8N 螺母；请选择其中一条"]
     exact = send(web, "/e/purchase_order/new", order_post(shop, **{"lines[0].item": "",
                                                                  "lines[0].item__text": "M8"}))
     assert shop.system.get("purchase_order", new_id(exact))["lines"][0]["item"] == shop.bolt  # its code, exactly
     nothing = send(web, "/e/purchase_order/new", order_post(shop, supplier="", supplier__text="不存在"))
-    assert errors_at(nothing.text, "supplier") == ["no 供应商 matches '不存在'"]
+    assert errors_at(nothing.text, "supplier") == ["没有与“不存在”匹配的供应商"]
 
 
 def test_lookup_finds_records_by_their_search_fields_for_those_who_may_read_them(shop: Shop) -> None:
@@ -432,7 +432,7 @@ def test_a_new_record_the_user_could_not_keep_is_refused_on_the_form_with_what_w
     web.login("dong")
     refused = send(web, "/e/shop/new", {"code": "W01", "area": "west"})
     assert refused.status_code == 403
-    assert 'may only keep shop records where area = "east"' in html.unescape(refused.text)
+    assert 'dong 只能保存满足以下条件的 shop 记录：area = "east"' in html.unescape(refused.text)
     assert 'value="W01"' in refused.text and "<form" in refused.text  # the form again, to correct it
     assert web.started.records.system().list("shop").rows == []
     assert send(web, "/e/shop/new", {"code": "E01", "area": "east"}).status_code == 303

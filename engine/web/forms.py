@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from dsl.model import Entity, EntityKind, FieldType
 from engine.errors import Conflict, FieldProblem, NotFound, ServiceError, ValidationFailed
+from engine.messages import Message
 from engine.records import Session
 from engine.web import documents
 from engine.web.context import label, language, render, service, translate
@@ -41,7 +42,7 @@ LOOKUP_LIMIT = 20
 def _entity(session: Session, name: str) -> Entity:
     entity = session.records.entity(name)  # NotFound for unknown names and rows' entities
     if entity.kind is EntityKind.CHILD:
-        raise NotFound(f"there is no entity '{name}'")
+        raise NotFound(Message("there is no entity '{name}'", name=name))
     return entity
 
 
@@ -218,11 +219,13 @@ def resolve_links(session: Session, posted: Posted) -> list[FieldProblem]:
             else:
                 holder[name] = found[0]["id"]
         elif not found:
-            problems.append(FieldProblem(link.path, f"no {target.label.get(session.app.locale)} matches "
-                                                    f"'{link.text}'"))
+            problems.append(FieldProblem(link.path, Message("no {label} matches '{text}'",
+                                                            label=target.label.get(session.app.locale),
+                                                            text=link.text)))
         else:
             names = "、".join(title_of(target, row) for row in found[:5])
-            problems.append(FieldProblem(link.path, f"'{link.text}' matches several: {names}; choose one"))
+            problems.append(FieldProblem(link.path, Message("'{text}' matches several: {names}; choose one",
+                                                            text=link.text, names=names)))
     return problems
 
 
