@@ -146,13 +146,14 @@ class Workflows:
         if not steps:
             return
         locale = self.app.locale
-        template = ("{label} ({entity}) follows workflow {workflow}: it is submitted by its action {actions}, not by "
-                    "submit" if verb == "submit" else
-                    "{label} ({entity}) follows workflow {workflow}: it is cancelled by its action {actions}, not by "
-                    "cancel")
-        raise LifecycleError(Message(template, label=entity.label.get(locale), entity=entity.name,
-                                     workflow=_named(plan.workflow.label, plan.workflow.name, locale),
-                                     actions=_either(_named(step.label, step.action, locale) for step in steps)))
+        params = {"label": entity.label.get(locale), "entity": entity.name,
+                  "workflow": _named(plan.workflow.label, plan.workflow.name, locale),
+                  "actions": _either(_named(step.label, step.action, locale) for step in steps)}
+        if verb == "submit":
+            raise LifecycleError(Message("{label} ({entity}) follows workflow {workflow}: it is submitted by its "
+                                         "action {actions}, not by submit", **params))
+        raise LifecycleError(Message("{label} ({entity}) follows workflow {workflow}: it is cancelled by its action "
+                                     "{actions}, not by cancel", **params))
 
     def direct(self, entity: Entity, record: Record, verb: str) -> dict[str, Any]:
         """jxc itself submits or cancels directly: the record goes into the workflow's first submit (cancel)
@@ -318,10 +319,11 @@ class WorkflowSession:
         status = record["docstatus"]
         target = states[step.target]
         if status == "cancelled":
-            template = ("{label} {title} is cancelled and takes no more workflow actions; amend it to make a "
-                        "corrected copy" if entity.amend else
-                        "{label} {title} is cancelled and takes no more workflow actions")
-            raise LifecycleError(Message(template, label=label, title=title))
+            if entity.amend:
+                raise LifecycleError(Message("{label} {title} is cancelled and takes no more workflow actions; amend "
+                                             "it to make a corrected copy", label=label, title=title))
+            raise LifecycleError(Message("{label} {title} is cancelled and takes no more workflow actions",
+                                         label=label, title=title))
         if target.cancel and status != "submitted":
             raise LifecycleError(Message("{action} cancels {label} {title}, and only a submitted document can be "
                                          "cancelled; it is a {state}", action=name, label=label, title=title,

@@ -1,0 +1,129 @@
+"""Platform messages on a page read in the user's language: a workflow refusal and a link typed as text that
+matches no record or several are Chinese on a zh-CN page and English on an English page; and every
+`Message("...")` template in engine/ has a Chinese translation, so no new one reaches a zh-CN page in English."""
+
+from __future__ import annotations
+
+import ast
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from engine.web.i18n import LOCALE_DIR
+from tests.web_helpers import visible_text
+from tests.web_no_stock import Shop, errors_at, no_stock_shop, send
+
+ENGINE = Path(__file__).parent.parent / "engine"
+
+
+@pytest.fixture
+def shop(db_engine) -> Iterator[Shop]:
+    shop = no_stock_shop(db_engine)
+    yield shop
+    shop.web.close()
+
+
+def _requested_order(shop: Shop) -> tuple[int, str]:
+    """A purchase order cai made and sent for approval; its version as a form would post it."""
+    web = shop.web
+    web.login("cai")
+    made = send(web, "/e/purchase_order/new", {
+        "supplier": str(shop.supplier), "order_date": "2026-03-05", "lines[0].item": str(shop.bolt),
+        "lines[0].qty": "10"})
+    assert made.status_code == 303, visible_text(made.text)[:1500]
+    order_id = int(made.headers["location"].rsplit("/", 1)[1])
+    shop.as_user("cai").transition("purchase_order", order_id, "request", version=1)
+    return order_id, str(shop.system.get("purchase_order", order_id)["version"])
+
+
+def _refusal(page: str) -> str:
+    """The refusal shown above the form (the text of its alert)."""
+    found = re.search(r'<div[^>]*data-message>(.*?)</div>', page, re.S)
+    assert found, visible_text(page)[:1500]
+    return html.unescape(found.group(1)).strip()
+
+
+def test_a_transition_by_a_user_without_its_role_is_refused_in_the_users_language(shop: Shop) -> None:
+    order_id, version = _requested_order(shop)
+    web = shop.web  # cai is a purchaser; approving is the purchase manager's
+    refused = send(web, f"/e/purchase_order/{order_id}/do/approve", {"version": version})
+    assert refused.status_code == 403
+    chinese = _refusal(refused.text)
+    assert "无权对采购订单（purchase_order）执行 批准 (approve)；该操作属于：" in chinese, chinese
+    assert "may not" not in chinese and "that is for" not in chinese
+
+    web.client.cookies.set("jxc_lang", "en")
+    refused = send(web, f"/e/purchase_order/{order_id}/do/approve", {"version": version})
+    assert refused.status_code == 403
+    english = _refusal(refused.text)
+    assert "cai may not 批准 (approve) 采购订单 (purchase_order); that is for " in english, english
+    assert shop.system.get("purchase_order", order_id)["workflow_state"] == "pending"  # nothing happened
+
+
+def test_a_transition_from_the_wrong_state_is_refused_in_the_users_language(shop: Shop) -> None:
+    order_id, version = _requested_order(shop)
+    web = shop.web
+    refused = send(web, f"/e/purchase_order/{order_id}/do/request", {"version": version})  # asked already
+    assert refused.status_code == 409
+    chinese = _refusal(refused.text)
+    assert "只能从这些状态执行" in chinese and "is taken from" not in chinese, chinese
+
+    web.client.cookies.set("jxc_lang", "en")
+    refused = send(web, f"/e/purchase_order/{order_id}/do/request", {"version": version})
+    english = _refusal(refused.text)
+    assert " is taken from: " in english and "只能" not in english, english
+
+
+def _order_with_texts(shop: Shop, supplier: str, item: str) -> dict[str, str]:
+    return {"supplier": "", "supplier__text": supplier, "order_date": "2026-03-05",
+            "lines[0].item": "", "lines[0].item__text": item, "lines[0].qty": "1"}
+
+
+def test_a_link_that_matches_no_record_or_several_is_a_problem_in_the_users_language(shop: Shop) -> None:
+    web = shop.web
+    web.login("cai")
+    page = send(web, "/e/purchase_order/new", _order_with_texts(shop, "不存在", "螺"))
+    assert page.status_code == 422
+    assert errors_at(page.text, "supplier") == ["没有与“不存在”匹配的供应商"]
+    assert errors_at(page.text, "lines[0].item") == ["“螺”匹配到多条：M8 螺栓、M8N 螺母；请选择其中一条"]
+
+    web.client.cookies.set("jxc_lang", "en")
+    page = send(web, "/e/purchase_order/new", _order_with_texts(shop, "不存在", "螺"))
+    assert page.status_code == 422
+    assert errors_at(page.text, "supplier") == ["no 供应商 matches '不存在'"]
+    assert errors_at(page.text, "lines[0].item") == ["'螺' matches several: M8 螺栓、M8N 螺母; choose one"]
+    assert shop.system.list("purchase_order").rows == []
+
+
+def _imports_message(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.ImportFrom) and node.module == "engine.messages"
+               and any(alias.name == "Message" for alias in node.names) for node in ast.walk(tree))
+
+
+def engine_templates() -> dict[str, str]:
+    """Every literal template given to engine.messages.Message in engine/, with where it is."""
+    found: dict[str, str] = {}
+    for path in sorted(ENGINE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        if not _imports_message(tree):
+            continue  # another module's Message (engine/notify) is not this one
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Message" \
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                found.setdefault(node.args[0].value, f"{path.relative_to(ENGINE.parent)}:{node.lineno}")
+    return found
+
+
+def test_every_message_template_in_the_engine_has_a_chinese_translation() -> None:
+    with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "jxc.po").open("rb") as source:
+        catalog = read_po(source, locale="zh_CN")
+    translated = {str(entry.id) for entry in catalog if entry.id and entry.string}
+    templates = engine_templates()
+    assert len(templates) > 80  # the scan sees the engine's messages (workflow, records, lifecycle, forms...)
+    assert "{user} may not {action} {label} ({entity}); that is for {who}" in templates
+    missing = {template: where for template, where in templates.items() if template not in translated}
+    assert missing == {}
