@@ -25,6 +25,7 @@ from dsl.formula.types import Kind
 from dsl.model import Entity, FieldType
 from engine.context import CurrentUser, EngineContext
 from engine.errors import InvalidQuery
+from engine.messages import Message
 from engine.schema import Schema
 
 MAX_PAGE = 500
@@ -69,7 +70,7 @@ def list_records(session: Any, connection: Connection, context: EngineContext, e
     records = session.records
     table = records.schema.tables[entity.name]
     if not 1 <= limit <= MAX_PAGE:
-        raise InvalidQuery(f"a page holds 1 to {MAX_PAGE} records, not {limit}")
+        raise InvalidQuery(Message("a page holds 1 to {most} records, not {limit}", most=MAX_PAGE, limit=limit))
     compiler = compiler_for(connection, records.schema, session.user, records.clock)
     conditions = [session.access.row_condition(entity, table, connection)]
     if filter:
@@ -96,17 +97,21 @@ def _filter(app: Any, compiler: SqlCompiler, entity: Entity, table: Any, text: s
         expr = Checker(app.catalog, app.registry, entity.name).check(parse(text))
     except FormulaError as error:
         hint = f" ({error.hint})" if error.hint else ""
-        raise InvalidQuery(f"filter, column {error.position + 1}: {error.message}{hint}") from None
+        raise InvalidQuery(Message("filter, column {column}: {problem}", column=error.position + 1,
+                                   problem=f"{error.message}{hint}")) from None
     for node in ir.walk(expr):  # a hidden field cannot be seen through a filter either
         if isinstance(node, ir.FieldRef | ir.Follow) and node.entity in app.entities \
                 and access.field_access(node.entity, node.field) == "hidden":
-            raise InvalidQuery(f"filter, column {node.start + 1}: {node.entity} has no field '{node.field}'")
+            raise InvalidQuery(Message("filter, column {column}: {problem}", column=node.start + 1,
+                                       problem=Message("{entity} has no field '{name}'", entity=node.entity,
+                                                       name=node.field)))
     if expr.type.kind not in (Kind.BOOL, Kind.NULL):
-        raise InvalidQuery(f"the filter must be a condition (TRUE/FALSE), but it gives {expr.type}")
+        raise InvalidQuery(Message("the filter must be a condition (TRUE/FALSE), but it gives {type}",
+                                   type=str(expr.type)))
     try:
         return compiler.condition(expr, table)
     except NoSqlForm as error:
-        raise InvalidQuery(f"this filter cannot run in the database: {error}") from None
+        raise InvalidQuery(Message("this filter cannot run in the database: {error}", error=str(error))) from None
 
 
 def _search(entity: Entity, table: Any, text: str, access: Any) -> Any:
@@ -128,7 +133,8 @@ def _sort_keys(entity: Entity, table: Any, sort: list[str] | str | None, access:
         name = item.lstrip("-+")
         if name not in table.c or name in ("parent_id",) or (
                 name in entity.fields and access.field_access(entity.name, name) == "hidden"):
-            raise InvalidQuery(f"cannot sort by '{name}': {entity.name} has no such column")
+            raise InvalidQuery(Message("cannot sort by '{name}': {entity} has no such column", name=name,
+                                       entity=entity.name))
         keys.append((table.c[name], descending))
     if not any(column.name == "id" for column, _ in keys):
         keys.append((table.c.id, bool(keys and keys[0][1])))  # newest first by default for documents
@@ -176,7 +182,7 @@ def _encode(values: list[Any]) -> str:
 
 
 def _decode(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any]:
-    invalid = InvalidQuery("the page cursor is not valid; start again from the first page")
+    invalid = InvalidQuery(Message("the page cursor is not valid; start again from the first page"))
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if isinstance(values, list):
@@ -184,7 +190,7 @@ def _decode(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any]:
     except (ValueError, UnicodeDecodeError, ArithmeticError):  # bad base64, JSON, number or date
         raise invalid from None
     if not isinstance(values, list) or len(values) != len(keys):
-        raise InvalidQuery("the page cursor does not fit this sort order; start again from the first page")
+        raise InvalidQuery(Message("the page cursor does not fit this sort order; start again from the first page"))
     for value, (column, _) in zip(values, keys, strict=True):  # a value of another type would fail in SQL
         if value is not None and not isinstance(value, _python_type(column)):
             raise invalid

@@ -75,8 +75,9 @@ def test_filter_in_the_formula_language(web: Web) -> None:
 
 def test_a_bad_filter_shows_its_located_message_not_an_error_page(web: Web) -> None:
     web.login("lin")
-    for bad, expected in (("price >", "filter, column 8"), ("pricee > 1", "pricee"), ("price + 1", "condition"),
-                          ("cost > 0", "item has no field 'cost'")):
+    for bad, expected in (("price >", "筛选条件第 8 列："), ("pricee > 1", "pricee"),
+                          ("price + 1", "筛选条件必须是一个条件（TRUE/FALSE）"),
+                          ("cost > 0", "筛选条件第 1 列：item 没有字段“cost”")):  # in the page's language (zh-CN)
         page = web.get("/e/item", params={"filter": bad})
         assert page.status_code == 400
         message = re.search(r'data-problem="query">([^<]*)<', page.text)
@@ -86,9 +87,12 @@ def test_a_bad_filter_shows_its_located_message_not_an_error_page(web: Web) -> N
     hint = web.get("/e/item").text
     assert "<dt><code>price</code></dt><dd>Price</dd>" in hint and "<code>cost</code>" not in hint  # hidden for lin
     page = web.get("/e/item", params={"sort": "nonsense"})
-    assert page.status_code == 400 and "cannot sort by 'nonsense'" in html.unescape(page.text)
+    assert page.status_code == 400 and "不能按“nonsense”排序" in html.unescape(page.text)
     page = web.get("/e/item", params={"after": "not-a-cursor"})
-    assert page.status_code == 400 and "cursor is not valid" in page.text
+    assert page.status_code == 400 and "翻页位置无效" in page.text
+    web.client.cookies.set("jxc_lang", "en")
+    page = web.get("/e/item", params={"filter": "cost > 0"})
+    assert page.status_code == 400 and "filter, column 1: item has no field 'cost'" in html.unescape(page.text)
 
 
 @pytest.mark.both_dbs
@@ -201,7 +205,7 @@ def test_export_with_a_bad_filter_says_why(web: Web) -> None:
     web.login("lin")
     response = web.get("/e/item/export.csv", params={"filter": "price >"})
     assert response.status_code == 400
-    assert "filter, column 8" in response.text and "Traceback" not in response.text
+    assert "筛选条件第 8 列" in response.text and "Traceback" not in response.text
 
 
 @settings(max_examples=100, deadline=None)

@@ -24,10 +24,11 @@ from starlette.routing import BaseRoute, Route
 
 from dsl.model import Entity, EntityKind, Field, FieldType
 from engine.errors import InvalidQuery
+from engine.messages import Message
 from engine.query import MAX_PAGE
 from engine.records import Session
 from engine.web import export
-from engine.web.context import gettext, label, language, render, service
+from engine.web.context import gettext, label, language, render, service, translate
 from engine.web.i18n import label_locale
 
 PAGE_SIZE = 50
@@ -197,7 +198,7 @@ def list_page(request: Request) -> Response:
         page = session.list(entity.name, **query.options(), after=query.after or None, limit=query.size)
         rows, next_cursor = page.rows, page.next
     except InvalidQuery as problem:
-        error = problem.message
+        error = translate(request, problem.message)
     titles = link_titles(session, entity, cols, rows)
     table = [{"id": row["id"], "url": f"{base}/{row['id']}", "status": row.get("docstatus"),
               "cells": [cell_text(c, row.get(c.name), locale, titles) for c in cols]} for row in rows]
@@ -229,7 +230,8 @@ def _all_rows(session: Session, entity: Entity, query: ListQuery) -> Iterator[di
         for row in page.rows:
             count += 1
             if count > EXPORT_LIMIT:
-                raise InvalidQuery(f"an export holds at most {EXPORT_LIMIT} records; narrow the list with a filter")
+                raise InvalidQuery(Message("an export holds at most {most} records; narrow the list with a filter",
+                                           most=EXPORT_LIMIT))
             yield row
         if page.next is None:
             return
