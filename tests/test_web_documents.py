@@ -412,7 +412,7 @@ def test_a_line_received_meanwhile_is_pointed_at_and_nothing_is_saved(food: Web)
     assert refused.status_code == 422
     assert [receipt["id"] for receipt in system.list("goods_receipt").rows] == [meanwhile["id"]]
     assert errors_at(refused.text, "lines[1]") == [
-        "this line of purchase_order has nothing left to take further (taken meanwhile); remove it"]
+        "purchase_order 的这一行已没有可继续处理的数量（在此期间已被处理）；请删除这一行"]
     again = form_values(refused.text)
     again["lines[1]._delete"] = "on"
     receipt_id = made_at(send(web, "/e/goods_receipt/new", again), "goods_receipt")

@@ -114,7 +114,7 @@ def test_refusals_are_shown_and_change_nothing(approval: Approval) -> None:
     before = approval.current()
     rejected = approval.act("reject")  # a rejection needs a reason
     assert rejected.status_code == 422
-    assert "驳回 (reject) needs a comment (the reason)" in visible_text(rejected.text)
+    assert "1 个问题：comment: 驳回 (reject) 需要填写意见（原因）" in visible_text(rejected.text)  # zh-CN
     stale = approval.act("approve", version=before["version"] - 1)  # the page was drawn before a change
     assert stale.status_code == 409
     assert approval.current() == before

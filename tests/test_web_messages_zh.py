@@ -78,6 +78,26 @@ def test_a_transition_from_the_wrong_state_is_refused_in_the_users_language(shop
     assert " is taken from: " in english and "只能" not in english, english
 
 
+def test_a_refusal_in_the_inbox_lists_its_problems_in_the_users_language(shop: Shop) -> None:
+    order_id, version = _requested_order(shop)
+    web = shop.web
+    web.client.post("/logout", data={"csrf_token": web.token("/")})
+    web.login("jing")  # the purchase manager rejects without the reason a rejection needs
+    reject = {"entity": "purchase_order", "id": str(order_id), "action": "reject", "version": version}
+    refused = web.post("/inbox/act", reject, token_from="/inbox")
+    assert refused.status_code == 422
+    shown = visible_text(refused.text)
+    assert "1 个问题：comment: 驳回 (reject) 需要填写意见（原因）" in shown and "needs a comment" not in shown
+    assert f"采购订单 草稿 #{order_id}" in shown  # the waiting order's title, in Chinese too
+
+    web.client.cookies.set("jxc_lang", "en")
+    refused = web.post("/inbox/act", reject, token_from="/inbox")
+    shown = visible_text(refused.text)
+    assert "1 problem: comment: 驳回 (reject) needs a comment (the reason)" in shown, shown
+    assert f"采购订单 draft #{order_id}" in shown
+    assert shop.system.get("purchase_order", order_id)["workflow_state"] == "pending"
+
+
 def _order_with_texts(shop: Shop, supplier: str, item: str) -> dict[str, str]:
     return {"supplier": "", "supplier__text": supplier, "order_date": "2026-03-05",
             "lines[0].item": "", "lines[0].item__text": item, "lines[0].qty": "1"}

@@ -101,6 +101,6 @@ print_formats:
     web.login("boss")
     page = web.get(f"/e/note/{note['id']}/print")
     assert page.status_code == 400
-    assert "print format note_print (templates/note.html) cannot print this record: ZeroDivisionError" in page.text
+    assert "打印格式 note_print（templates/note.html）无法打印这条记录：ZeroDivisionError" in page.text
     assert "Traceback" not in page.text
     web.close()

@@ -23,7 +23,8 @@ from starlette.responses import HTMLResponse
 from dsl.model import EntityKind, Label
 from engine.access import Access
 from engine.context import CurrentUser
-from engine.errors import NotFound
+from engine.errors import NotFound, ServiceError, ValidationFailed
+from engine.messages import Message
 from engine.records import Session
 from engine.users import load_user, stored_password
 from engine.web import csrf
@@ -116,6 +117,19 @@ def gettext(request: Request, message: str) -> str:
 def translate(request: Request, text: str) -> str:
     """A service-layer message (a problem, a refusal) in the user's language; plain text passes through."""
     return web_state(request).i18n.message(language(request), text)
+
+
+def refusal_text(request: Request, error: ServiceError) -> str:
+    """A service error's message in the user's language; for problems with the values, each problem translated
+    (the English reads as `error.message`)."""
+    if not isinstance(error, ValidationFailed):
+        return translate(request, error.message)
+    problems = "; ".join(f"{problem.field}: {translate(request, problem.message)}" if problem.field
+                         else translate(request, problem.message) for problem in error.problems)
+    count = len(error.problems)
+    if count == 1:
+        return translate(request, Message("{count} problem: {problems}", count=count, problems=problems))
+    return translate(request, Message("{count} problems: {problems}", count=count, problems=problems))
 
 
 def label(request: Request, value: Label | str | None) -> str:

@@ -37,6 +37,7 @@ from dsl.model import App, Dashboard, Entity, EntityKind, FieldType, Widget
 from dsl.sqltypes import DecimalText
 from engine.context import CurrentUser
 from engine.errors import PermissionDenied
+from engine.messages import Message
 from engine.query import compiler_for
 
 MAX_ROWS = 1000  # a widget without a limit shows at most this many groups (a chart of more is unreadable)
@@ -84,7 +85,8 @@ def dashboard_data(session: Any, dashboard: Dashboard, locale: str = "zh-CN") ->
     not for the user's roles."""
     if not may_see(dashboard, session.user):
         label = dashboard.label.get(locale)
-        raise PermissionDenied(f"{session.user.name} may not see the dashboard {label} ({dashboard.name})")
+        raise PermissionDenied(Message("{user} may not see the dashboard {label} ({name})", user=session.user.name,
+                                       label=label, name=dashboard.name))
     return [widget_data(session, widget, locale) for widget in dashboard.widgets]
 
 

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from dsl.model import Dashboard
 from engine.context import CurrentUser
 from engine.errors import NotFound
+from engine.messages import Message
 from engine.web.context import NavGroup, NavItem, gettext, label, language, render, service, web_state
 from engine.web.dashboard_data import Row, WidgetData, dashboard_data, display, visible_dashboards
 from engine.web.i18n import label_locale
@@ -39,7 +40,7 @@ async def dashboard_page(request: Request) -> Response:
 def _dashboard(dashboards: Any, name: str) -> Dashboard:
     dashboard = dashboards.get(name)
     if dashboard is None:
-        raise NotFound(f"there is no dashboard '{name}'")
+        raise NotFound(Message("there is no dashboard '{name}'", name=name))
     return dashboard
 
 

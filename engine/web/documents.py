@@ -25,9 +25,10 @@ from starlette.routing import BaseRoute, Route
 
 from dsl.model import Entity, FieldType
 from engine.errors import FieldProblem, NotFound, ServiceError, ValidationFailed
+from engine.messages import Message
 from engine.records import Session
 from engine.store import Record
-from engine.web.context import gettext, language, service, translate
+from engine.web.context import gettext, language, refusal_text, service
 from engine.web.history import STATUS, history
 from engine.web.i18n import label_locale
 
@@ -109,12 +110,12 @@ async def _act(request: Request, work: Callable[[Session, Entity, int, Any], str
         except ValidationFailed as failed:
             return forms.record_page(request, entity_name, record_id, status=failed.status,
                                      message=gettext(request, "The action was refused:") + " "
-                                     + translate(request, failed.message),
+                                     + refusal_text(request, failed),
                                      problems=failed.problems)
         except ServiceError as error:
             return forms.record_page(request, entity_name, record_id, status=error.status,
                                      message=gettext(request, "The action was refused:") + " "
-                                     + translate(request, error.message))
+                                     + refusal_text(request, error))
         return RedirectResponse(target, status_code=303)
 
     return await run_in_threadpool(run)
@@ -206,7 +207,8 @@ def made_from_of(entity: Entity, source: Any, source_id: Any) -> MadeFrom | None
     if not isinstance(source, str) or not source:
         return None
     if source not in entity.make_from or not isinstance(source_id, str) or not source_id.isdigit():
-        raise NotFound(f"{entity.name} cannot be made from {source} {source_id}")
+        raise NotFound(Message("{entity} cannot be made from {source} {id}", entity=entity.name, source=source,
+                               id=source_id))
     link = entity.make_from[source]
     return MadeFrom(source, int(source_id), link.lines.target_table if link.lines else None)
 
@@ -278,8 +280,9 @@ def make_draft(session: Session, entity: Entity, made: MadeFrom, values: Mapping
     """Save the new document through the service layer's make from: the user's values fill in the mapping,
     mapped rows by position (one the user removed is left out), the rows the user added after them."""
     if made.stale:
-        raise ValidationFailed([FieldProblem(path, f"this line of {made.source} has nothing left to take "
-                                                   "further (taken meanwhile); remove it") for path in made.stale])
+        raise ValidationFailed([FieldProblem(path, Message("this line of {source} has nothing left to take further "
+                                                           "(taken meanwhile); remove it", source=made.source))
+                                for path in made.stale])
     given = dict(values)
     if made.table:
         position = {row.get("made_from_line"): index for index, row in enumerate(made.draft.get(made.table) or [])}

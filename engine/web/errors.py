@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import Receive, Scope, Send
 
 from engine.errors import ServiceError, ValidationFailed
-from engine.web.context import LoginRequired, gettext, render, translate
+from engine.web.context import LoginRequired, gettext, refusal_text, render, translate
 
 log = logging.getLogger("jxc.web")
 
@@ -77,7 +77,9 @@ def service_error(request: Request, error: Exception) -> Response:
     extra: dict[str, Any] = {}
     if isinstance(error, ValidationFailed) and is_api(request):
         extra["errors"] = [{"field": p.field, "message": p.message} for p in error.problems]
-    return error_response(request, error.status, error.message, **extra)
+    if is_api(request):
+        return error_response(request, error.status, error.message, **extra)  # the API's detail stays English
+    return error_response(request, error.status, refusal_text(request, error))
 
 
 def server_error(request: Request, error: Exception) -> Response:

@@ -281,7 +281,7 @@ async def compute(request: Request) -> Response:
     try:
         return JSONResponse(await run_in_threadpool(run))
     except ServiceError as error:
-        return JSONResponse({"detail": error.message}, status_code=error.status)
+        return JSONResponse({"detail": translate(request, error.message)}, status_code=error.status)
 
 
 async def lookup(request: Request) -> Response:
@@ -297,7 +297,7 @@ async def lookup(request: Request) -> Response:
     try:
         return JSONResponse(await run_in_threadpool(run))
     except ServiceError as error:
-        return JSONResponse({"detail": error.message}, status_code=error.status)
+        return JSONResponse({"detail": translate(request, error.message)}, status_code=error.status)
 
 
 def routes() -> list[BaseRoute]:

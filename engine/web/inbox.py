@@ -18,7 +18,17 @@ from starlette.routing import BaseRoute, Route
 from engine.context import CurrentUser
 from engine.errors import NotFound, ServiceError
 from engine.notify import inbox as notify_inbox
-from engine.web.context import NavGroup, NavItem, gettext, render, require_user, service, web_state
+from engine.web.context import (
+    NavGroup,
+    NavItem,
+    gettext,
+    refusal_text,
+    render,
+    require_user,
+    service,
+    translate,
+    web_state,
+)
 from engine.web.context import label as label_of
 
 FLASH = "jxc_inbox_done"  # the session key of the message shown once after an action
@@ -38,7 +48,8 @@ def _page(request: Request, *, error: str | None = None, done: str | None = None
             version = session.get(item["entity"], item["id"])["version"]
         except NotFound:  # gone between the two reads
             continue
-        waiting.append({**item, "version": version, "url": f"/e/{item['entity']}/{item['id']}"})
+        waiting.append({**item, "title": translate(request, item["title"]), "version": version,
+                        "url": f"/e/{item['entity']}/{item['id']}"})
     messages = [{**message, "url": record_link(message.get("link"))}
                 for message in notify_inbox.messages(records, session.user)]
     return render(request, "inbox.html", status=status, waiting=waiting, messages=messages, error=error, done=done,
@@ -57,7 +68,7 @@ async def take_action(request: Request) -> Response:
     try:
         record = session.transition(entity, record_id, action, version=version, comment=comment)
     except ServiceError as refusal:  # not allowed, changed meanwhile, a comment or a field missing...
-        return _page(request, error=refusal.message, status=refusal.status)
+        return _page(request, error=refusal_text(request, refusal), status=refusal.status)
     label = _action_label(request, entity, action)
     title = record.get("doc_no") or f"#{record_id}"
     request.session[FLASH] = gettext(request, "Done: %(action)s, %(title)s.") % {"action": label, "title": title}

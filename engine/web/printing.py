@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from dsl.build.printing import print_environment
 from dsl.model import Entity, FieldType, PrintFormat
 from engine.errors import NotFound, ServiceError
+from engine.messages import Message
 from engine.records import Session
 from engine.web.context import language, render, service
 from engine.web.formview import links_of
@@ -73,7 +74,8 @@ def _format(session: Session, entity: Entity, name: str | None) -> PrintFormat |
     if name is None:
         return next((fmt for fmt in formats.values() if fmt.default), None)
     if name not in formats:
-        raise NotFound(f"{entity.name} has no print format '{name}'; it has: {', '.join(formats) or 'none'}")
+        raise NotFound(Message("{entity} has no print format '{name}'; it has: {formats}", entity=entity.name,
+                               name=name, formats=", ".join(formats) or Message("none")))
     return formats[name]
 
 
@@ -96,8 +98,8 @@ def print_page(request: Request, session: Session, entity_name: str, record_id: 
                 entity={"name": entity.name, "label": entity.label.get(locale)})  # data only, not the model
         except Exception as error:  # the app author's template failed on this record's data: say so, not a trace
             what = str(error) if isinstance(error, TemplateError) else f"{type(error).__name__}: {error}"
-            raise ServiceError(f"print format {fmt.name} ({fmt.template}) cannot print this record: {what}"
-                               ) from None
+            raise ServiceError(Message("print format {name} ({template}) cannot print this record: {error}",
+                                       name=fmt.name, template=fmt.template, error=what)) from None
         return HTMLResponse(html)
     titles = {key: title_of(session.app.entities[key[0]], row) for key, row in linked.items()}
     fields, tables = _layout(session, entity, record, titles, locale)
