@@ -272,7 +272,8 @@ class Lifecycle:
         """The mapped rows, each updated with the values given at its position; rows given beyond them are new;
         a mapped row given as null is left out (a partial receipt: what was not scanned is not received)."""
         if not isinstance(given, list) or not all(isinstance(row, Mapping) or row is None for row in given):
-            problems.append(FieldProblem(table, "must be a list of rows (field: value pairs, or null to leave out)"))
+            problems.append(FieldProblem(table, Message("must be a list of rows (field: value pairs, or null to leave "
+                                                        "out)")))
             return rows
         child = self.app.entities[entity.fields[table].table or ""]
         merged = [dict(row) for row in rows] + [{} for _ in given[len(rows):]]

@@ -147,3 +147,27 @@ def test_every_message_template_in_the_engine_has_a_chinese_translation() -> Non
     assert "{user} may not {action} {label} ({entity}); that is for {who}" in templates
     missing = {template: where for template, where in templates.items() if template not in translated}
     assert missing == {}
+
+
+def test_each_message_is_in_each_catalog_once() -> None:
+    """Babel keeps one of two entries with the same msgid silently: a second translation would never show."""
+    for language in ("zh_CN", "en"):
+        text = (LOCALE_DIR / language / "LC_MESSAGES" / "jxc.po").read_text(encoding="utf-8")
+        ids = [i for i in re.findall(r'^msgid (".*")$', text, re.M) if i != '""']  # "": the header, or wrapped
+        assert sorted({i for i in ids if ids.count(i) > 1}) == [], language
+
+
+def test_a_missing_page_or_record_is_said_in_the_users_language(shop: Shop) -> None:
+    web = shop.web
+    web.login("cai")
+    nowhere = web.get("/nowhere")
+    assert nowhere.status_code == 404
+    assert "Not Found" not in visible_text(nowhere.text)  # Starlette's default detail, English
+    missing = web.get("/e/purchase_order/999")
+    assert missing.status_code == 404 and "不存在 id 为 999 的 purchase_order" in visible_text(missing.text)
+    unknown = web.get("/e/nonsense/new")
+    assert unknown.status_code == 404 and "没有实体“nonsense”" in visible_text(unknown.text)
+
+    web.client.cookies.set("jxc_lang", "en")
+    missing = web.get("/e/purchase_order/999")
+    assert "there is no purchase_order with id 999" in visible_text(missing.text)

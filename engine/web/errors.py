@@ -6,6 +6,7 @@ user from the database)."""
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -65,7 +66,10 @@ async def login_required(request: Request, _: Exception) -> Response:
 
 def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
-    detail = error.detail if error.detail and error.detail != TITLES.get(error.status_code) else ""
+    generic = {TITLES.get(error.status_code)}
+    if not is_api(request):  # a page says Starlette's default detail (the status phrase) in its title already
+        generic.add(_phrase(error.status_code))
+    detail = error.detail if error.detail and error.detail not in generic else ""
     response = error_response(request, error.status_code, gettext(request, detail) if detail else "")
     if error.headers:
         response.headers.update(error.headers)
@@ -80,6 +84,13 @@ def service_error(request: Request, error: Exception) -> Response:
     if is_api(request):
         return error_response(request, error.status, error.message, **extra)  # the API's detail stays English
     return error_response(request, error.status, refusal_text(request, error))
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def server_error(request: Request, error: Exception) -> Response:
