@@ -481,6 +481,11 @@ class _Planner:
         return not name.startswith(("jxc_", "sqlite_", "_alembic_tmp_"))
 
     def diff(self) -> _Diff:
+        if not any(self._include_name(name, "table", None) for name in self.existing):
+            # A new database (none of the app's tables, nothing to drop): every table is new, and alembic's
+            # comparison would only say so, slowly (it copies each table and index into its ops and back).
+            # Indexes, unique constraints and links come with their CREATE TABLE.
+            return _Diff(add_tables=list(self.metadata.sorted_tables))
         context = MigrationContext.configure(self.conn, opts={
             "compare_type": self._compare_type, "include_name": self._include_name,
             "target_metadata": self.metadata})
