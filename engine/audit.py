@@ -56,13 +56,23 @@ def diff(before: Record | None, after: Record, tables: list[str]) -> dict[str, A
     return changes
 
 
+def entry(*, at: dt.datetime, user_id: int | None, entity: str, record_id: int, action: str,
+          changes: dict[str, Any] | None = None, comment: str | None = None) -> dict[str, Any]:
+    """One log entry, to write now (record_change) or with the transaction's next ones (write)."""
+    return {"at": at, "user_id": user_id, "entity": entity, "record_id": record_id, "action": action,
+            "changes": json.dumps(changes, ensure_ascii=False, default=str) if changes else None, "comment": comment}
+
+
+def write(connection: Connection, schema: Schema, entries: list[dict[str, Any]]) -> None:
+    assert schema.audit is not None
+    connection.execute(_insert(schema.audit), entries)
+
+
 def record_change(connection: Connection, schema: Schema, *, at: dt.datetime, user_id: int | None, entity: str,
                   record_id: int, action: str, changes: dict[str, Any] | None = None,
                   comment: str | None = None) -> None:
-    assert schema.audit is not None
-    connection.execute(_insert(schema.audit), {
-        "at": at, "user_id": user_id, "entity": entity, "record_id": record_id, "action": action,
-        "changes": json.dumps(changes, ensure_ascii=False, default=str) if changes else None, "comment": comment})
+    write(connection, schema, [entry(at=at, user_id=user_id, entity=entity, record_id=record_id, action=action,
+                                     changes=changes, comment=comment)])
 
 
 @lru_cache(maxsize=64)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import Integer, and_, bindparam, func, literal_column, select, union_all
 from sqlalchemy.engine import Connection
 
 from dsl.formula import ir
@@ -83,7 +83,7 @@ class Computer:
         self._rules: dict[str, EntityRules] = {}
         # statements by target entity, built once: SQLAlchemy then reuses their compiled forms (every save asks)
         self._rows_by_id: dict[str, Any] = {}
-        self._ids_by_id: dict[str, Any] = {}
+        self._ids_by_id: dict[tuple[str, ...], Any] = {}
 
     def _rows_of(self, target: str) -> Any:
         found = self._rows_by_id.get(target)
@@ -92,12 +92,16 @@ class Computer:
             found = self._rows_by_id[target] = select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
         return found
 
-    def _ids_of(self, target: str) -> Any:
-        found = self._ids_by_id.get(target)
+    def _ids_of(self, targets: tuple[str, ...]) -> Any:
+        """Which of some ids exist, for several linked entities in one statement: (target's index, id) rows."""
+        found = self._ids_by_id.get(targets)
         if found is None:
-            table = self.schema.table(target)
-            found = self._ids_by_id[target] = select(table.c.id).where(
-                table.c.id.in_(bindparam("ids", expanding=True)))
+            parts = []
+            for index, target in enumerate(targets):
+                table = self.schema.table(target)
+                parts.append(select(literal_column(str(index), Integer).label("target"), table.c.id.label("id")).where(
+                    table.c.id.in_(bindparam(f"ids_{index}", expanding=True))))
+            found = self._ids_by_id[targets] = parts[0] if len(parts) == 1 else union_all(*parts)
         return found
 
     def rules(self, entity: Entity) -> EntityRules:
@@ -255,11 +259,16 @@ class Computer:
                     for value in values:
                         wanted.setdefault(str(field.link), {}).setdefault(value, []).append(
                             _path(table, index if table else None, name))
+        unknown = {target: sorted(key for key in uses if not context.has(target, key))  # fetched: it exists
+                   for target, uses in wanted.items()}
+        unknown = {target: keys for target, keys in unknown.items() if keys}
+        existing: set[tuple[str, Any]] = set()
+        if unknown:
+            targets = tuple(sorted(unknown))
+            existing = {(targets[index], key) for index, key in connection.execute(
+                self._ids_of(targets), {f"ids_{index}": unknown[target] for index, target in enumerate(targets)})}
         for target, uses in wanted.items():
-            unknown = [key for key in uses if not context.has(target, key)]  # fetched already: it exists
-            found = set(uses) - set(unknown)
-            if unknown:
-                found |= set(connection.execute(self._ids_of(target), {"ids": unknown}).scalars())
+            found = {key for key in uses if key not in unknown.get(target, ()) or (target, key) in existing}
             for missing in sorted(set(uses) - found):
                 for path in uses[missing]:
                     problems.append(FieldProblem(path, Message("there is no {entity} with id {id}", entity=target,

@@ -54,13 +54,15 @@ class Lifecycle:
 
     def submit_loaded(self, connection: Connection, context: EngineContext, entity: Entity, record: Record, *,
                       recheck: bool, old: Record | None = None, action: str = "submit", comment: str | None = None,
-                      changes: dict[str, Any] | None = None) -> Record:
+                      changes: dict[str, Any] | None = None,
+                      logged_before: list[dict[str, Any]] | None = None) -> Record:
         """Submit a draft already at hand in this transaction (`recheck`: compute and validate it again,
         needed unless it was just computed and validated in the same transaction).
 
         A workflow's transition into a submit state passes the record as stored (`old`), its own action and
         comment, and the changes it made (the state, fields filled in): one audit entry says it all. Called
-        otherwise, a document with a workflow is submitted only by jxc itself, into the first submit state."""
+        otherwise, a document with a workflow is submitted only by jxc itself, into the first submit state.
+        `logged_before`: audit entries of this transaction not written yet (a save-and-submit's creation)."""
         version = record["version"]
         if old is None:
             workflows = self.records.workflows
@@ -79,10 +81,10 @@ class Lifecycle:
         self.records.store.update(connection, entity, record, old, expected_version=version)
         self._fulfil(connection, context, entity, record, sign=1)
         self._hook("jxc_after_submit", entity, record, connection)
-        audit.record_change(connection, self.records.schema, at=now, user_id=self.session.user.id,
-                            entity=entity.name, record_id=record["id"], action=action, comment=comment,
-                            changes={**(changes or {}), "doc_no": [None, record["doc_no"]],
-                                     "docstatus": ["draft", "submitted"]})
+        audit.write(connection, self.records.schema, [*(logged_before or ()), audit.entry(
+            at=now, user_id=self.session.user.id, entity=entity.name, record_id=record["id"], action=action,
+            comment=comment, changes={**(changes or {}), "doc_no": [None, record["doc_no"]],
+                                      "docstatus": ["draft", "submitted"]})])
         return self.session.access.shown(entity, self.session._clean(record))
 
     def _recheck(self, connection: Connection, context: EngineContext, entity: Entity, record: Record) -> None:

@@ -88,18 +88,26 @@ class Session:
         self.user = user
         self.access = Access(records.app, records.schema, user)
         self._connection = connection
+        # the running transaction's context: what it has read already (hooks such as stock posting reuse it)
+        self.context: EngineContext | None = None
 
     # --- plumbing -------------------------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[tuple[Connection, EngineContext]]:
-        if self._connection is not None:
-            with self._connection.begin_nested():
-                yield self._connection, EngineContext(self._connection, self.records.schema.table,
-                                                      self.records.clock, self.user)
-            return
-        with self.records.engine.begin() as connection:
-            yield connection, EngineContext(connection, self.records.schema.table, self.records.clock, self.user)
+        outer = self.context
+        try:
+            if self._connection is not None:
+                with self._connection.begin_nested():
+                    self.context = EngineContext(self._connection, self.records.schema.table, self.records.clock,
+                                                 self.user)
+                    yield self._connection, self.context
+                return
+            with self.records.engine.begin() as connection:
+                self.context = EngineContext(connection, self.records.schema.table, self.records.clock, self.user)
+                yield connection, self.context
+        finally:
+            self.context = outer
 
     def _load_one(self, connection: Connection, entity: Entity, record_id: int, *, lock: bool = False) -> Record:
         found = self.records.store.load(connection, entity, [record_id], lock=lock)
@@ -179,12 +187,14 @@ class Session:
             self._complete(connection, context, entity, record, given, problems, creating=True)
             self._within_rules(entity, record, context)
             self.records.store.insert(connection, entity, record)
-            audit.record_change(connection, self.records.schema, at=now, user_id=self.user.id, entity=entity.name,
-                                record_id=record["id"], action="create",
-                                changes=audit.diff(None, record, self._tables(entity)))
+            created = audit.entry(at=now, user_id=self.user.id, entity=entity.name, record_id=record["id"],
+                                  action="create", changes=audit.diff(None, record, self._tables(entity)))
+            if not submit:
+                audit.write(connection, self.records.schema, [created])
             self._after_save(entity, record, connection)
-            if submit:
-                return Lifecycle(self).submit_loaded(connection, context, entity, record, recheck=False)
+            if submit:  # the creation is logged with the submission, in one statement
+                return Lifecycle(self).submit_loaded(connection, context, entity, record, recheck=False,
+                                                     logged_before=[created])
             return self.access.shown(entity, self._clean(record))
 
     def update(self, entity_name: str, record_id: int, values: Mapping[str, Any], *, version: int) -> Record:

@@ -38,14 +38,12 @@ class Store:
         if kind == "insert":
             statement = insert(table).values(values).returning(table.c.id)
         elif kind == "insert_rows":
-            statement = insert(table).values(values)
+            statement = insert(table).values(values).returning(table.c.id, table.c.idx)
         elif kind == "update":
             statement = update(table).where(table.c.id == bindparam("k_id")).values(values)
         elif kind == "update_versioned":
             statement = update(table).where(table.c.id == bindparam("k_id"),
                                             table.c.version == bindparam("k_version")).values(values)
-        elif kind == "rows_of":
-            statement = select(table.c.id, table.c.idx).where(table.c.parent_id == bindparam("k_parent"))
         else:  # pragma: no cover - a bug in this module
             raise ValueError(kind)
         self._statements[key] = statement
@@ -161,11 +159,10 @@ class Store:
             if changed:
                 connection.execute(self._statement("update", table), changed)
             if new_rows:
-                # One multi-row insert, then the new ids by position: RETURNING keeps no order for several
-                # rows on SQLite, and the row positions (idx) are unique within the document.
-                connection.execute(self._statement("insert_rows", table), [values for _, values in new_rows])
-                ids = {row.idx: row.id for row in connection.execute(self._statement("rows_of", table),
-                                                                     {"k_parent": record["id"]})}
+                # One multi-row insert returning each row's id with its position: RETURNING keeps no order for
+                # several rows on SQLite, and the positions (idx) are unique within the document.
+                ids = {row.idx: row.id for row in connection.execute(self._statement("insert_rows", table),
+                                                                     [values for _, values in new_rows])}
                 for row, _ in new_rows:
                     row["id"] = ids[row["idx"]]
         for name in self.many_links_of(entity):

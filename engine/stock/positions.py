@@ -1,10 +1,11 @@
 """Balances of the item × warehouse pairs a document touches: locked, held in memory, written back once.
 
-Locking: every posting first makes sure the batch_key 0 row of each pair exists (one INSERT ... ON CONFLICT
-DO NOTHING, rows in sorted order), then selects the pairs' rows FOR UPDATE ordered by item, warehouse and
+Locking on PostgreSQL: every posting first makes sure the batch_key 0 row of each pair exists (one INSERT ...
+ON CONFLICT DO NOTHING, rows in sorted order), then selects the pairs' rows FOR UPDATE ordered by item, warehouse and
 batch_key, so the batch_key 0 row of each pair is locked first and in one global order: parallel postings
 wait for each other per pair, never deadlock and never lose an update. Batch rows of a pair are only written
-by whoever holds its batch_key 0 row. SQLite transactions are exclusive already (BEGIN IMMEDIATE).
+by whoever holds its batch_key 0 row. SQLite transactions are exclusive already (BEGIN IMMEDIATE): there the
+rows are read first, and only a pair's first posting inserts its batch_key 0 row (one statement less a posting).
 """
 
 from __future__ import annotations
@@ -104,10 +105,26 @@ class Positions:
         pairs = sorted(set(pairs) - self.pairs)
         if not pairs:
             return
-        table = self.table
+        batch_keys = list(batch_keys)
+        if self.connection.dialect.name == "postgresql":  # the rows to lock must exist first
+            self._ensure(pairs)
+        found = list(self._select(pairs, batch_keys))
+        missing = sorted(set(pairs) - {(row.item, row.warehouse) for row in found if row.batch_key == 0})
+        if missing:  # SQLite only (its transactions are exclusive): a pair's first posting makes its row
+            self._ensure(missing)
+            found = list(self._select(pairs, batch_keys))
+        for row in found:
+            self.rows[(row.item, row.warehouse, row.batch_key)] = Row(
+                row.id, row.item, row.warehouse, row.batch_key, row.on_hand, row.reserved, row.value)
+        self.pairs.update(pairs)
+
+    def _ensure(self, pairs: list[tuple[int, int]]) -> None:
         self.connection.execute(self.statements.ensure, [
             {"item": item, "warehouse": warehouse, "batch": None, "batch_key": 0, "on_hand": ZERO,
              "reserved": ZERO, "available": ZERO, "value": ZERO, "updated_at": self.now} for item, warehouse in pairs])
+
+    def _select(self, pairs: list[tuple[int, int]], batch_keys: Iterable[tuple[int, int, int]]) -> Any:
+        table = self.table
         keys = sorted({key for key in batch_keys if key[:2] in set(pairs) and key[2]})
         if keys:  # named batches that may hold nothing yet: a statement of their own (less common)
             query = (select(*_columns(table))
@@ -116,13 +133,8 @@ class Positions:
                      .order_by(table.c.item, table.c.warehouse, table.c.batch_key))
             if self.connection.dialect.name == "postgresql":
                 query = query.with_for_update()
-            found_rows = self.connection.execute(query)
-        else:
-            found_rows = self.connection.execute(self.statements.holding, {"pairs": pairs})
-        for found in found_rows:
-            self.rows[(found.item, found.warehouse, found.batch_key)] = Row(
-                found.id, found.item, found.warehouse, found.batch_key, found.on_hand, found.reserved, found.value)
-        self.pairs.update(pairs)
+            return self.connection.execute(query)
+        return self.connection.execute(self.statements.holding, {"pairs": pairs})
 
     def row(self, item: int, warehouse: int, batch_key: int) -> Row:
         """The row (a new one if the batch never was in this warehouse, or held nothing when loaded)."""

@@ -76,7 +76,9 @@ class Posting:
         self.app, self.schema = records.app, records.schema
         self.stock = records.schema.stock
         self.now = records.clock.now()
-        self.context = EngineContext(connection, records.schema.table, records.clock, session.user)
+        shared = getattr(session, "context", None)  # the transaction's: the items formulas read are cached there
+        self.context = shared if shared is not None and shared.connection is connection else EngineContext(
+            connection, records.schema.table, records.clock, session.user)
         self.words = Wording(self.app.locale)
         self.problems: list[FieldProblem] = []
         self.shortages = 0
