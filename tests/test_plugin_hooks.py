@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -234,13 +236,25 @@ def sample_site(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def broken_site(tmp_path_factory) -> Path:
-    """The sample plugin with a misspelt hook, as a careless author might release it."""
-    source = tmp_path_factory.mktemp("broken") / "jxc_sample"
-    shutil.copytree(SAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    module = source / "jxc_sample" / "__init__.py"
-    module.write_text(module.read_text(encoding="utf-8").replace("def jxc_scan(", "def jxc_scann("), encoding="utf-8")
-    return _install(source, source.parent / "site")
+def broken_site(sample_site, tmp_path_factory) -> Path:
+    """The sample plugin with a misspelt hook, as a careless author might release it: the installed sample, copied
+    (a second pip install of the same package would take seconds), with the hook misspelt in its module and the
+    module's hash and size in the RECORD of installed files, as pip writes them."""
+    site = shutil.copytree(sample_site, tmp_path_factory.mktemp("broken") / "site",
+                           ignore=shutil.ignore_patterns("__pycache__"))  # what the sample's tests compiled
+    module = site / "jxc_sample" / "__init__.py"
+    text = module.read_text(encoding="utf-8")
+    assert "def jxc_scan(" in text
+    data = text.replace("def jxc_scan(", "def jxc_scann(").encode("utf-8")
+    module.write_bytes(data)
+    record = site / "jxc_sample-1.0.0.dist-info" / "RECORD"
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+    lines = record.read_text(encoding="utf-8").splitlines()
+    entry = "jxc_sample/__init__.py,"
+    assert sum(line.startswith(entry) for line in lines) == 1
+    record.write_text("\n".join(f"{entry}sha256={digest},{len(data)}" if line.startswith(entry) else line
+                                for line in lines) + "\n", encoding="utf-8")
+    return site
 
 
 def _env(site: Path) -> dict[str, str]:
