@@ -22,10 +22,11 @@ from tests.service_helpers import NOW, make_user, no_stock_app, schema_of, toy_a
 
 def install_tables(records: Records) -> None:
     """Create the app's tables (and what compiled formulas need) on a fresh database, the way jxc does:
-    through migration. The one place tables are made for service-layer tests."""
-    from engine.migrate import migrate
+    through migration. The one place tables are made for service-layer tests. On SQLite the new database is a
+    copy of the app migrated once per test process (tests/migrated.py)."""
+    from tests.migrated import migrate_new
 
-    migrate(records.app, records.engine)
+    migrate_new(records.app, records.engine)
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from dsl.loader import load_app
 from dsl.model import App
 from engine.context import Clock
-from engine.migrate import migrate
 from engine.records import Records, Session
 from engine.stock.verify import VerifyResult, verify
+from tests.migrated import migrate_new
 from tests.service_helpers import APPS
 
 TODAY = dt.date(2026, 11, 20)
@@ -103,7 +103,7 @@ def build_food_world(engine: Engine, *, plugins: Any = None, app: App | None = N
     app = app or food_app()
     records = Records(app, engine, plugins=plugins,
                       clock=Clock(app.timezone, fixed=dt.datetime.combine(TODAY, dt.time(9, 0))))
-    migrate(app, engine)
+    migrate_new(app, engine)
     session = records.system()
     world = FoodWorld(records, session)
     for code in ("A", "B"):
