@@ -243,8 +243,9 @@ class AlertEngine:
         queue = Queue(connection, self.schema, self.setup, now)
         label = alert.label.get(self.app.locale)
         app_info = {"name": self.app.name, "title": self.app.title.get(self.app.locale)}
+        items = {row["id"]: row.get("item") for row in rows} if alert.scope in _STOCK_ROWS else {}
         for record in presented:
-            path = record_path(alert.scope, record["id"])
+            path = self._path(alert.scope, record["id"], items)
             variables = {"record": record, "link": record_url(self.setup.base_url, path), "app": app_info,
                          "now": now}
             rendered = self.renderer.render(alert.message, variables)
@@ -255,6 +256,17 @@ class AlertEngine:
                 markdown=rendered["markdown"], path=path, source=f"alert:{alert.name}",
                 data={"alert": alert.name, "entity": alert.scope, "record_id": record["id"]}), alert.channels, users)
         return queue.flush()
+
+
+    def _path(self, scope: str, record_id: int, items: Mapping[int, Any]) -> str:
+        """A record's page; a balance or batch has none of its own, so its item's page (where its stock is)."""
+        item = items.get(record_id)
+        if item is not None and self.app.stock is not None:
+            return record_path(self.app.stock.item, item)
+        return record_path(scope, record_id)
+
+
+_STOCK_ROWS = frozenset({"stock_balance", "stock_batch"})
 
 
 class _JoiningCompiler(SqlCompiler):

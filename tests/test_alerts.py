@@ -9,7 +9,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from dsl.formula.functions import NUMBER, FunctionSpec, Param
 from dsl.formula.types import DECIMAL
@@ -29,6 +29,12 @@ def records(tmp_path, db_engine):
                                    channels={"wecom": {"webhook": "http://127.0.0.1:9/robot"}}), db_engine)
 
 
+def item_of(records, balance_id: int) -> int:
+    balance = records.schema.stock["balance"]
+    with records.engine.connect() as connection:
+        return connection.execute(select(balance.c.item).where(balance.c.id == balance_id)).scalar_one()
+
+
 def evaluate(records, name="low_stock", at=NOW, **options):
     with records.engine.begin() as connection:
         return engine_for(records).evaluate(name, connection, now=at, **options)
@@ -40,8 +46,9 @@ def test_an_alert_fires_once_per_episode_and_rearms_when_the_condition_clears(re
     assert (first.fired, first.repeated, first.cleared) == (2, 0, 0)
     assert first.in_python is False
     # zhang is the only purchaser: one inbox row per record, and one WeCom message per record to the group
+    # a balance has no page of its own: the link opens its item, where the stock is
     assert [(row["user_id"], row["link"]) for row in rows(records, "inbox")] == [
-        (1, f"/e/stock_balance/{ids['A']}"), (1, f"/e/stock_balance/{ids['C']}")]
+        (1, f"/e/item/{item_of(records, ids['A'])}"), (1, f"/e/item/{item_of(records, ids['C'])}")]
     assert [(row["channel"], row["recipient"], row["status"]) for row in rows(records, "outbox")] == [
         ("wecom", "group", "pending")] * 2
 
@@ -164,7 +171,7 @@ def test_the_stock_engine_calls_on_records_changed_for_balances(tmp_path, db_eng
         results = on_records_changed(records.system(connection=connection), connection, "stock_balance",
                                      list(ids.values()))
     assert [(result.alert, result.fired) for result in results] == [("low_stock", 1)]
-    assert rows(records, "inbox")[0]["link"] == f"/e/stock_balance/{ids['A']}"
+    assert rows(records, "inbox")[0]["link"] == f"/e/item/{item_of(records, ids['A'])}"
 
 
 def test_messages_show_linked_titles_escape_what_users_typed_and_link_to_the_record(records):
@@ -175,7 +182,7 @@ def test_messages_show_linked_titles_escape_what_users_typed_and_link_to_the_rec
     evaluate(records)
     message = rows(records, "inbox")[0]
     assert message["title"] == "库存不足: <b>苹果</b> *特价* · WH1"
-    url = f"https://erp.example.com/e/stock_balance/{ids['A']}"
+    url = f"https://erp.example.com/e/item/{item['id']}"
     assert message["body"] == f"<b>苹果</b> *特价* 在 WH1 可用 5，安全库存 10.000。{url}"
     assert message["html"] == f"&lt;b&gt;苹果&lt;/b&gt; *特价* 在 WH1 可用 5，安全库存 10.000。{url}"
     payload = json.loads(rows(records, "outbox")[0]["payload"])
