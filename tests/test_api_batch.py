@@ -3,6 +3,7 @@ jxc_api_idempotency, a conflict reported per operation with the current values w
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -165,3 +166,24 @@ def test_a_bug_is_a_bare_500_and_a_failed_operation_is_not_stored(api, monkeypat
     (result,) = admin.post("/api/batch", json=items_batch("A", 1)).json()["results"]
     assert (result["status"], result["replayed"]) == (201, False)  # applied now: the failure was not kept
     assert count(api.records, "item") == 1
+
+
+def test_keys_are_kept_thirty_days_then_forgotten_by_the_users_next_batch(api):
+    from sqlalchemy import select, update
+
+    from engine.web.api.tables import idempotency_table
+
+    admin = api.client("root", "admin")
+    assert admin.post("/api/batch", json=items_batch("OLD", 2)).status_code == 200
+    table = idempotency_table(api.records.schema)
+    now = api.records.clock.now()
+    with api.records.engine.begin() as connection:
+        connection.execute(update(table).where(table.c.key == "OLD-0").values(created_at=now - dt.timedelta(days=31)))
+        connection.execute(update(table).where(table.c.key == "OLD-1").values(created_at=now - dt.timedelta(days=29)))
+    admin.post("/api/batch", json=items_batch("NEW", 1))
+    with api.records.engine.connect() as connection:
+        kept = set(connection.execute(select(table.c.key)).scalars())
+    assert kept == {"OLD-1", "NEW-0"}
+    # within the 30 days a replay is still answered from storage
+    again = admin.post("/api/batch", json={"operations": items_batch("OLD", 2)["operations"][1:]}).json()["results"]
+    assert [r["replayed"] for r in again] == [True]

@@ -12,11 +12,13 @@ current values; a 422) is an answer too, and the others still apply. An unexpect
 operation back, stores nothing (it may be retried) and answers 500.
 
 A GET operation is answered afresh each time (it changes nothing, so there is nothing to apply twice). A
-single request can be made idempotent the same way with the header `Idempotency-Key`.
+single request can be made idempotent the same way with the header `Idempotency-Key`. A user's keys are kept
+30 days (KEEP_KEYS), then forgotten by their next batch or keyed request.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -24,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.context import CurrentUser
@@ -36,11 +38,13 @@ from engine.web.api.tables import KEY_LENGTH, idempotency_table
 
 log = logging.getLogger("jxc.api")
 MAX_OPERATIONS = 500
+KEEP_KEYS = dt.timedelta(days=30)
 METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
 def run_batch(started: Started, user: CurrentUser, body: Any, base: str) -> Outcome:
     operations = _operations(body)
+    forget_old_keys(started, user)
     results = []
     for operation in operations:
         outcome, replayed = apply_once(started, user, operation["key"], operation["method"], operation["path"],
@@ -48,6 +52,15 @@ def run_batch(started: Started, user: CurrentUser, body: Any, base: str) -> Outc
         results.append({"key": operation["key"], "status": outcome.status, "body": outcome.body,
                         "replayed": replayed})
     return Outcome(200, {"results": results})
+
+
+def forget_old_keys(started: Started, user: CurrentUser) -> None:
+    """The user's keys older than KEEP_KEYS are forgotten (the table would otherwise only grow): a phone's
+    offline queue is replayed within hours, so an operation sent again after that long is a new one."""
+    table = idempotency_table(started.records.schema)
+    with started.engine.begin() as connection:
+        connection.execute(delete(table).where(table.c.user_id == user.id,
+                                               table.c.created_at < started.records.clock.now() - KEEP_KEYS))
 
 
 def _operations(body: Any) -> list[dict[str, Any]]:

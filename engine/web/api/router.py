@@ -90,11 +90,12 @@ class Api:
         return respond(outcome)
 
     def _once(self, user: CurrentUser, key: str, request: Request, body: Any, base: str) -> Outcome:
-        from engine.web.api.batch import apply_once
+        from engine.web.api.batch import apply_once, forget_old_keys
 
         if not 0 < len(key) <= KEY_LENGTH:
             raise ApiProblem(400, f"an Idempotency-Key is 1 to {KEY_LENGTH} characters")
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        forget_old_keys(self.started, user)
         return apply_once(self.started, user, key, request.method, path, body, base)[0]
 
     async def batch(self, request: Request) -> Response:
