@@ -5,9 +5,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import engine.plugins
 from dsl.dump import to_yaml
 from engine.cli import main
 
@@ -34,6 +36,15 @@ TREES = st.recursive(
 )
 APP_KEYS = st.sampled_from(["entities", "extend", "workflows", "alerts", "roles", "dashboards", "print_formats",
                             "demo", "stock", "include", "plugins"])
+
+
+@pytest.fixture(autouse=True)
+def one_plugin_manager(monkeypatch):
+    """`jxc check` builds its plugin manager (built-ins and installed entry points) twice per run, about half of
+    what a run of a small app takes; here it is built once, the same way, and every generated app is checked with
+    it. What is fuzzed is the files, not plugin discovery (tests/test_plugin_hooks.py runs that for real)."""
+    manager = engine.plugins.plugin_manager()
+    monkeypatch.setattr(engine.plugins, "plugin_manager", lambda: manager)
 
 
 def check(files: dict[str, bytes], capsys) -> tuple[int, str]:
