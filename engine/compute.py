@@ -147,7 +147,8 @@ class Computer:
             try:
                 record[name] = _stored(field, field.default.python(record, context))
             except FormulaRuntimeError as error:
-                problems.append(FieldProblem(_path(table, index, name), f"its default: {error.message}"))
+                problems.append(FieldProblem(_path(table, index, name),
+                                             Message("its default: {error}", error=error.message)))
 
     def compute(self, entity: Entity, record: Record, context: EngineContext, problems: list[FieldProblem]) -> None:
         """Every computed field, in the order the formulas need (rows before the totals that sum them)."""
@@ -170,10 +171,10 @@ class Computer:
             record[field.name] = _stored(field, field.formula.python(record, context))
         except FormulaRuntimeError as error:
             record[field.name] = None
-            problems.append(FieldProblem(path, f"cannot be computed: {error.message}"))
+            problems.append(FieldProblem(path, Message("cannot be computed: {error}", error=error.message)))
         except ValueError as error:  # the result does not fit the field (too many digits)
             record[field.name] = None
-            problems.append(FieldProblem(path, f"cannot be stored: {error}"))
+            problems.append(FieldProblem(path, Message("cannot be stored: {error}", error=_error_text(error))))
 
     # --- conditions a form shows live ----------------------------------------------------------------------
 
@@ -237,13 +238,13 @@ class Computer:
             for validation in field.validations:
                 if _holds(validation.rule, record, context, problems, path) is False:
                     message = validation.message.get(self.app.locale) if validation.message else \
-                        f"must satisfy {validation.rule.source}"
+                        Message("must satisfy {rule}", rule=validation.rule.source)
                     problems.append(FieldProblem(path, message))
         for validation in entity.validations if formulas else ():
             path = (table and f"{table}[{index}]") or ""
             if _holds(validation.rule, record, context, problems, path) is False:
                 message = validation.message.get(self.app.locale) if validation.message else \
-                    f"must satisfy {validation.rule.source}"
+                    Message("must satisfy {rule}", rule=validation.rule.source)
                 problems.append(FieldProblem(path, message))
 
     def _check_links(self, connection: Connection, entity: Entity, record: Record, rules: EntityRules,
@@ -302,7 +303,7 @@ def _holds(formula: Formula, record: Record, context: EngineContext, problems: l
     try:
         return formula.python(record, context)
     except FormulaRuntimeError as error:
-        problems.append(FieldProblem(path, f"cannot be checked: {error.message}"))
+        problems.append(FieldProblem(path, Message("cannot be checked: {error}", error=error.message)))
         return None
 
 
@@ -317,11 +318,17 @@ def _stored(field: Field, value: Any) -> Any:
         number = value if isinstance(value, Decimal) else Decimal(value)
         rounded = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
         if abs(rounded) >= Decimal(10) ** ((field.precision or 18) - scale):
-            raise ValueError(f"{rounded} has too many digits for this field")
+            raise ValueError(Message("{number} has too many digits for this field", number=rounded))
         return rounded
     if field.type is FieldType.INT:
         return int(value)
     return value
+
+
+def _error_text(error: ValueError) -> str:
+    """A ValueError's text, the Message itself when it was raised with one (str() would drop its template)."""
+    first = error.args[0] if len(error.args) == 1 else None
+    return first if isinstance(first, Message) else str(error)
 
 
 def count_rows(connection: Connection, table: Any, condition: Any) -> int:

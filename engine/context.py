@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from dsl.formula.errors import FormulaRuntimeError
+from engine.messages import Message
 
 ADMIN_ROLE = "admin"  # jxc's own role: every right on every entity (the app cannot define it)
 
@@ -76,7 +77,7 @@ class EngineContext:
         table = self._table_of(entity)
         row = self.connection.execute(select(table).where(table.c.id == key)).mappings().first()
         if row is None:
-            raise FormulaRuntimeError(f"there is no {entity} record with id {key}")
+            raise FormulaRuntimeError(Message("there is no {entity} record with id {key}", entity=entity, key=key))
         record = dict(row)
         self._cache[(entity, key)] = record
         return record

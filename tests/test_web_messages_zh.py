@@ -1,6 +1,7 @@
 """Platform messages on a page read in the user's language: a workflow refusal and a link typed as text that
 matches no record or several are Chinese on a zh-CN page and English on an English page; and every
-`Message("...")` template in engine/ has a Chinese translation, so no new one reaches a zh-CN page in English."""
+`Message("...")` template in engine/ and dsl/ (the formula language's runtime errors) has a Chinese translation,
+so no new one reaches a zh-CN page in English."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.web_helpers import visible_text
 from tests.web_no_stock import Shop, errors_at, no_stock_shop, send
 
 ENGINE = Path(__file__).parent.parent / "engine"
+DSL = ENGINE.parent / "dsl"
 
 
 @pytest.fixture
@@ -120,14 +122,15 @@ def test_a_link_that_matches_no_record_or_several_is_a_problem_in_the_users_lang
 
 
 def _imports_message(tree: ast.Module) -> bool:
-    return any(isinstance(node, ast.ImportFrom) and node.module == "engine.messages"
+    return any(isinstance(node, ast.ImportFrom) and node.module in ("engine.messages", "dsl.messages")
                and any(alias.name == "Message" for alias in node.names) for node in ast.walk(tree))
 
 
 def engine_templates() -> dict[str, str]:
-    """Every literal template given to engine.messages.Message in engine/, with where it is."""
+    """Every literal template given to Message (engine/messages.py, dsl/messages.py) in engine/ and dsl/, with
+    where it is."""
     found: dict[str, str] = {}
-    for path in sorted(ENGINE.rglob("*.py")):
+    for path in [*sorted(ENGINE.rglob("*.py")), *sorted(DSL.rglob("*.py"))]:
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         if not _imports_message(tree):
             continue  # another module's Message (engine/notify) is not this one
@@ -145,6 +148,8 @@ def test_every_message_template_in_the_engine_has_a_chinese_translation() -> Non
     templates = engine_templates()
     assert len(templates) > 80  # the scan sees the engine's messages (workflow, records, lifecycle, forms...)
     assert "{user} may not {action} {label} ({entity}); that is for {who}" in templates
+    assert templates["division by zero"].startswith("dsl/formula/")  # the formula runtime's errors are seen too
+    assert "must satisfy {rule}" in templates
     missing = {template: where for template, where in templates.items() if template not in translated}
     assert missing == {}
 

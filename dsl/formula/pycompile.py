@@ -20,6 +20,7 @@ from dsl.formula import runtime as rt
 from dsl.formula.context import SimpleContext
 from dsl.formula.errors import FormulaRuntimeError
 from dsl.formula.types import Kind, Type
+from dsl.messages import Message
 
 Compiled = Callable[..., Any]
 
@@ -101,7 +102,7 @@ def _date_plus(value: dt.date, days: Any) -> dt.date:
     try:
         return value + dt.timedelta(days=int(days))
     except OverflowError:
-        raise FormulaRuntimeError("the date is out of range") from None
+        raise FormulaRuntimeError(Message("the date is out of range")) from None
 
 
 def _key(value: Any) -> Any:
@@ -132,16 +133,16 @@ def _arithmetic_message(error: ArithmeticError | ValueError) -> str:
     from decimal import DivisionByZero, InvalidOperation, Overflow
 
     if isinstance(error, DivisionByZero | ZeroDivisionError):
-        return "division by zero"
+        return Message("division by zero")
     if isinstance(error, Overflow | OverflowError):
-        return "the number is too large"
+        return Message("the number is too large")
     if isinstance(error, InvalidOperation):
-        return "the number is too large or the calculation is not possible"
+        return Message("the number is too large or the calculation is not possible")
     return str(error) or type(error).__name__
 
 
 def _missing(error: KeyError) -> FormulaRuntimeError:
-    return FormulaRuntimeError(f"the record has no value for {error.args[0]!r}")
+    return FormulaRuntimeError(Message("the record has no value for {name!r}", name=error.args[0]))
 
 
 _HELPERS: dict[str, Any] = {

@@ -24,6 +24,7 @@ from decimal import (
 from typing import Any
 
 from dsl.formula.errors import FormulaRuntimeError
+from dsl.messages import Message
 
 # + - * are exact up to 60 significant digits, far beyond any stored value (18 digits).
 CTX = Context(prec=60, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
@@ -34,7 +35,7 @@ MAX_POWER = 100
 _MAX_POWER_BITS = 3_400_000  # about 10^1,000,000: as far as CTX's decimals go (Emax)
 
 WHOLE_LIMIT = 2**63  # whole numbers are 64-bit in both databases
-WHOLE_TOO_LARGE = "a whole number is too large (more than 18 digits)"
+WHOLE_TOO_LARGE = Message("a whole number is too large (more than 18 digits)")
 
 
 def whole(value: int) -> int:
@@ -84,23 +85,23 @@ _context_divide = CTX.divide
 def divide(a: Number, b: Number) -> Decimal:
     """a / b rounded half away from zero to 10 decimal places; dividing by zero is an error."""
     if b == 0:
-        raise FormulaRuntimeError("division by zero")
+        raise FormulaRuntimeError(Message("division by zero"))
     return _context_divide(a, b).quantize(_DIVISION_QUANTUM, ROUND_HALF_UP, CTX)
 
 
 def power(base: Number, exponent: Number) -> Number:
     """POWER and ^ with a whole-number exponent (|n| ≤ 100); a negative one divides."""
     if exponent != int(exponent):
-        raise FormulaRuntimeError("POWER needs a whole-number exponent")
+        raise FormulaRuntimeError(Message("POWER needs a whole-number exponent"))
     n = int(exponent)
     if abs(n) > MAX_POWER:
-        raise FormulaRuntimeError(f"POWER's exponent must be between -{MAX_POWER} and {MAX_POWER}")
+        raise FormulaRuntimeError(Message("POWER's exponent must be between -{most} and {most}", most=MAX_POWER))
     if n == 0:
         return 1  # Excel shows #NUM! for 0^0; like most languages we give 1
     if n > 0:
         if isinstance(base, int) and isinstance(exponent, int):
             if abs(base).bit_length() * n > _MAX_POWER_BITS:  # 2^100^100^100… would eat all memory
-                raise FormulaRuntimeError("POWER: the result is too large")
+                raise FormulaRuntimeError(Message("POWER: the result is too large"))
             return whole(base**n)
         return CTX.power(to_decimal(base), n)
     return divide(1, CTX.power(to_decimal(base), -n))
@@ -154,7 +155,7 @@ def abs_(value: Number) -> Number:
 def mod(a: Number, b: Number) -> Number:
     """Excel's MOD: the result has the sign of the divisor."""
     if b == 0:
-        raise FormulaRuntimeError("division by zero")
+        raise FormulaRuntimeError(Message("division by zero"))
     if isinstance(a, int) and isinstance(b, int):
         return a % b  # Python's int % already follows the divisor's sign
     remainder = CTX.remainder(to_decimal(a), to_decimal(b))
@@ -202,7 +203,7 @@ def to_text(value: object) -> str:
         return value.isoformat(sep=" ", timespec="seconds")  # strftime's %Y drops the zeros of year 995
     if isinstance(value, dt.date):
         return value.isoformat()
-    raise FormulaRuntimeError(f"{type(value).__name__} cannot be turned into text")
+    raise FormulaRuntimeError(Message("{kind} cannot be turned into text", kind=type(value).__name__))
 
 
 def concat(*values: object) -> str:
@@ -211,7 +212,8 @@ def concat(*values: object) -> str:
 
 def _count(n: Number, function: str) -> int:
     if n < 0:
-        raise FormulaRuntimeError(f"{function}: the number of characters cannot be negative")
+        raise FormulaRuntimeError(Message("{function}: the number of characters cannot be negative",
+                                          function=function))
     return int(n)
 
 
@@ -227,7 +229,7 @@ def right(text: object, n: Number = 1) -> str:
 
 def mid(text: object, start: Number, n: Number) -> str:
     if start < 1:
-        raise FormulaRuntimeError("MID: the start position must be 1 or more")
+        raise FormulaRuntimeError(Message("MID: the start position must be 1 or more"))
     first = int(start) - 1
     return to_text(text)[first: first + _count(n, "MID")]
 
@@ -285,17 +287,17 @@ def make_date(year: Number, month: Number, day: Number) -> dt.date:
     beyond their range roll over (DATE(2026, 13, 1) is 2027-01-01)."""
     y, m, d = int(year), int(month), int(day)
     if not 0 <= y <= 9999:
-        raise FormulaRuntimeError("DATE: the year must be between 0 and 9999")
+        raise FormulaRuntimeError(Message("DATE: the year must be between 0 and 9999"))
     if y <= 1899:
         y += 1900
     y += (m - 1) // 12
     m = (m - 1) % 12 + 1
     if not 1 <= y <= 9999:
-        raise FormulaRuntimeError("DATE: the year must be between 1 and 9999")
+        raise FormulaRuntimeError(Message("DATE: the year must be between 1 and 9999"))
     try:
         return dt.date(y, m, 1) + dt.timedelta(days=d - 1)
     except OverflowError:
-        raise FormulaRuntimeError("DATE: the date is out of range") from None
+        raise FormulaRuntimeError(Message("DATE: the date is out of range")) from None
 
 
 def year(value: dt.date) -> int:
@@ -319,7 +321,7 @@ def _add_months(value: dt.date, months: int) -> dt.date:
     total = value.year * 12 + value.month - 1 + months
     y, m = divmod(total, 12)
     if not 1 <= y <= 9999:
-        raise FormulaRuntimeError("the date is out of range")
+        raise FormulaRuntimeError(Message("the date is out of range"))
     last = calendar.monthrange(y, m + 1)[1]
     return value.replace(year=y, month=m + 1, day=min(value.day, last))
 
@@ -341,12 +343,13 @@ def dateadd(value: dt.date, n: Number, unit: str = "day") -> dt.date:
         if unit == "week":
             return value + dt.timedelta(weeks=count)
     except OverflowError:
-        raise FormulaRuntimeError("DATEADD: the date is out of range") from None
+        raise FormulaRuntimeError(Message("DATEADD: the date is out of range")) from None
     if unit == "month":
         return _add_months(value, count)
     if unit == "year":
         return _add_months(value, 12 * count)
-    raise FormulaRuntimeError(f"DATEADD: unknown unit '{unit}'; use one of {', '.join(DATEADD_UNITS)}")
+    raise FormulaRuntimeError(Message("DATEADD: unknown unit '{unit}'; use one of {units}", unit=unit,
+                                      units=", ".join(DATEADD_UNITS)))
 
 
 def weekday(value: dt.date, return_type: Number = 1) -> int:
@@ -359,7 +362,7 @@ def weekday(value: dt.date, return_type: Number = 1) -> int:
         return monday_based + 1
     if kind == 3:
         return monday_based
-    raise FormulaRuntimeError("WEEKDAY: the type must be 1, 2 or 3")
+    raise FormulaRuntimeError(Message("WEEKDAY: the type must be 1, 2 or 3"))
 
 
 # --- TEXT(value, format): Excel number and date formats (Python only) -----------------------------------
@@ -408,7 +411,7 @@ _NUMBER_FORMAT = re.compile(r"^(?P<prefix>[^#0]*)(?P<int>[#,0]+)(?:\.(?P<frac>0+
 def _format_number(value: Decimal, pattern: str) -> str:
     match = _NUMBER_FORMAT.match(pattern)
     if not match:
-        raise FormulaRuntimeError(f"TEXT: cannot read the number format '{pattern}'")
+        raise FormulaRuntimeError(Message("TEXT: cannot read the number format '{pattern}'", pattern=pattern))
     suffix = match.group("suffix")
     if "%" in suffix:
         value = CTX.multiply(value, 100)

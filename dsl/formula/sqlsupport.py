@@ -9,6 +9,7 @@ jxc_dateadd...) do what can fail exactly as dsl.formula.runtime does.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -21,9 +22,10 @@ from dsl.formula import runtime as rt
 from dsl.formula.errors import FormulaRuntimeError
 from dsl.formula.functions import Registry
 from dsl.formula.pycompile import _date_plus as python_date_plus
+from dsl.messages import Message
 
 RAISE_SQLSTATE = "JX001"
-WHOLE_TOO_LARGE = "a whole number is too large (more than 18 digits)"
+WHOLE_TOO_LARGE = rt.WHOLE_TOO_LARGE
 LAST_ORDINAL = (dt.date(9999, 12, 31) - dt.date(1, 1, 1)).days  # days from 0001-01-01 to 9999-12-31
 POSTGRES_SUPPORT = f"""
 CREATE OR REPLACE FUNCTION jxc_raise(message text) RETURNS text
@@ -207,24 +209,52 @@ def _remember(error: Exception) -> None:
     _last_error.value = error
 
 
+# What the PL/pgSQL helpers above raise (jxc_raise's text), as the Messages the Python runtime raises, so a
+# formula failing in PostgreSQL reads in the user's language too.
+_RAISED: dict[str, Message] = {str(message): message for message in (
+    Message("division by zero"), Message("the date is out of range"), Message("DATE: the date is out of range"),
+    Message("DATEADD: the date is out of range"), Message("DATE: the year must be between 0 and 9999"),
+    Message("DATE: the year must be between 1 and 9999"), Message("MID: the start position must be 1 or more"),
+    Message("WEEKDAY: the type must be 1, 2 or 3"),
+    *(Message("{function}: the number of characters cannot be negative", function=function)
+      for function in ("LEFT", "RIGHT", "MID")))}
+_UNKNOWN_UNIT = re.compile(r"DATEADD: unknown unit '(?P<unit>.*)'; use one of (?P<units>.*)", re.S)
+
+
+def _raised_message(text: str) -> str:
+    """jxc_raise's text as the Message the Python runtime gives for it (other text as it is)."""
+    if text in _RAISED:
+        return _RAISED[text]
+    unknown = _UNKNOWN_UNIT.fullmatch(text)
+    if unknown:
+        return Message("DATEADD: unknown unit '{unit}'; use one of {units}", **unknown.groupdict())
+    return text
+
+
+def _error_text(error: BaseException) -> str:
+    """An exception's text, the Message itself when it was raised with one (str() would drop its template)."""
+    first = error.args[0] if len(error.args) == 1 else None
+    return first if isinstance(first, Message) else str(error) or type(error).__name__
+
+
 def translate_database_error(error: BaseException) -> FormulaRuntimeError | None:
     """The formula error behind a database error raised while running compiled SQL, if it is one."""
     original = getattr(error, "orig", error)
     sqlstate = getattr(original, "sqlstate", None) or getattr(getattr(original, "diag", None), "sqlstate", None)
     if sqlstate == RAISE_SQLSTATE:
         message = getattr(getattr(original, "diag", None), "message_primary", None) or str(original)
-        return FormulaRuntimeError(message)
+        return FormulaRuntimeError(_raised_message(message))
     if isinstance(original, sqlite3.OperationalError) and "user-defined function raised" in str(original):
         remembered = getattr(_last_error, "value", None)
         _last_error.value = None
         if isinstance(remembered, FormulaRuntimeError):
-            return remembered
-        return FormulaRuntimeError(str(remembered) if remembered else "a formula function failed")
+            return remembered  # the error itself: its message keeps its template
+        return FormulaRuntimeError(_error_text(remembered) if remembered else Message("a formula function failed"))
     if isinstance(original, sqlite3.OperationalError) and "integer overflow" in str(original):
         return FormulaRuntimeError(WHOLE_TOO_LARGE)
     if sqlstate == "22003":  # numeric_value_out_of_range: bigint arithmetic overflowed
         message = str(getattr(getattr(original, "diag", None), "message_primary", None) or original)
-        return FormulaRuntimeError(WHOLE_TOO_LARGE if "int" in message else "a number is too large")
+        return FormulaRuntimeError(WHOLE_TOO_LARGE if "int" in message else Message("a number is too large"))
     return None
 
 
@@ -271,7 +301,7 @@ def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
             _remember(error)
             raise
         except (ArithmeticError, ValueError, TypeError, OverflowError, InvalidOperation) as error:
-            _remember(FormulaRuntimeError(str(error) or type(error).__name__))
+            _remember(FormulaRuntimeError(_error_text(error)))
             raise
 
     return run
