@@ -89,3 +89,24 @@ def test_an_app_without_stock_is_told_so(tmp_path, capsys) -> None:
     code, _, err = _run(capsys, "verify", str(APPS / "no_stock"), "--db", f"sqlite:///{tmp_path / 'x.sqlite'}")
     assert code == 1 and "keeps no stock: its app.yaml has no stock: settings" in err
 
+
+
+def test_close_period_keeps_who_closed_it_and_refuses_an_unknown_user(url: str, capsys) -> None:
+    from engine.users import add_user
+
+    engine = create_engine(url)
+    try:
+        schema = build_schema(food_app())
+        add_user(engine, food_app(), schema, "li_kuaiji", roles=["admin"])
+        code, _, err = _run(capsys, "close-period", FOOD, "--db", url, "--until", "2026-09-30", "--user", "nobody")
+        assert code == 1 and "there is no active user 'nobody'" in err
+        period = schema.stock["period"]
+        with engine.connect() as connection:
+            assert connection.execute(select(period.c.id)).first() is None  # nothing closed
+        code, _, _ = _run(capsys, "close-period", FOOD, "--db", url, "--until", "2026-09-30", "--user", "li_kuaiji")
+        users = schema.users
+        with engine.connect() as connection:
+            closed_by = connection.execute(select(users.c.name).join(period, period.c.closed_by == users.c.id)).scalar()
+        assert (code, closed_by) == (0, "li_kuaiji")
+    finally:
+        engine.dispose()

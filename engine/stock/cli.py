@@ -3,7 +3,7 @@
 Registered by the built-in plugin `stock` (plugins/stock.py, hook jxc_cli_commands):
 
     jxc stock verify APP [--db URL]                       exit 1 when anything does not add up
-    jxc stock close-period APP --until 2026-10-31 [--db URL]
+    jxc stock close-period APP --until 2026-10-31 [--user NAME] [--db URL]
     jxc stock trace APP --batch NO [--item CODE] [--db URL]
     jxc stock balance APP [--as-of DATE] [--item CODE] [--db URL]
 
@@ -45,6 +45,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParsers
                                  "Months close forward only; closing one again or an earlier one is refused.",
                      epilog="Example: jxc stock close-period apps/food --until 2026-10-31")
     close.add_argument("--until", required=True, metavar="DATE", help="the month's last day, e.g. 2026-10-31")
+    close.add_argument("--user", metavar="NAME", help="who closes it, kept with the period (default: jxc itself)")
     trace = command(actions, "trace", _trace, help="where a batch came from and where it went (recall list)",
                      description="List the receipts a batch came from (supplier, supplier batch), the documents "
                                  "it went out on and the customers who received it, net of returns.",
@@ -96,11 +97,15 @@ def _verify(args: argparse.Namespace, started: Any) -> int:
 
 def _close_period(args: argparse.Namespace, started: Any) -> int:
     from engine.stock.periods import close_period
+    from engine.users import load_user
 
     until = _date(args.until, "--until")
-    clock = started.records.clock
+    records = started.records
+    user = load_user(records.engine, started.app, records.schema, args.user) if args.user else None
+    clock = records.clock
     with started.engine.begin() as connection:
-        closing = close_period(connection, started.records.schema.stock, until, today=clock.today(), now=clock.now())
+        closing = close_period(connection, records.schema.stock, until, today=clock.today(), now=clock.now(),
+                               user_id=user.id if user else None)
     locale = started.app.locale
     print(say(locale, f"已结账至 {closing.closed_until}：保存了 {closing.rows} 条期末余额",
               f"closed until {closing.closed_until}: {closing.rows} balances stored"))
