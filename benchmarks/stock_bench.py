@@ -321,9 +321,11 @@ def backdated_bench(records: Records, data: dict[str, Any], item: int, *, kind: 
             from engine.stock.periods import close_period
 
             close_period(connection, stock, last, today=now.date(), now=now)
-        later = connection.execute(select(func.count()).select_from(ledger).where(
-            ledger.c.item == item, ledger.c.warehouse == warehouse,
-            ledger.c.posted_at > dt.datetime.combine(day, dt.time(23, 59, 59)))).scalar_one()
+        after_day = (ledger.c.item == item, ledger.c.warehouse == warehouse,
+                     ledger.c.posted_at > dt.datetime.combine(day, dt.time(23, 59, 59)))
+        later = connection.execute(select(func.count()).select_from(ledger).where(*after_day)).scalar_one()
+        later_issues = connection.execute(select(func.count()).select_from(ledger).where(
+            *after_day, ledger.c.qty < 0)).scalar_one()
     session = records.system()
 
     def receipt(on: dt.date) -> float:
@@ -335,7 +337,7 @@ def backdated_bench(records: Records, data: dict[str, Any], item: int, *, kind: 
     for _ in range(BACKDATED_RUNS):
         backdated.append(receipt(day))
         current.append(receipt(now.date()))
-    return {"later_entries": later, "entries": BACKDATED_LATER,
+    return {"later_entries": later, "later_issues": later_issues, "entries": BACKDATED_LATER,
             "backdated_ms": round(statistics.median(backdated) * 1000, 2),
             "current_ms": round(statistics.median(current) * 1000, 2),
             "ratio": round(statistics.median(backdated) / statistics.median(current), 2)}
