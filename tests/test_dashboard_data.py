@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from engine.context import Clock
 from engine.db import create_engine
 from engine.errors import PermissionDenied
-from engine.migrate import migrate
 from engine.records import Records
 from engine.web import dashboard_data as dashboard_data_module
 from engine.web.dashboard_data import dashboard_data, threshold_colour, visible_dashboards, widget_data
+from tests.migrated import migrate_new
 from tests.service_helpers import NOW, D, _app_from_text, make_user, schema_of
 
 pytest_plugins = ["tests.service_fixtures"]
@@ -327,7 +327,7 @@ def test_top_customers_by_hand(tmp_path, orders):
     app = board_app()
     engine = create_engine(f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.sqlite'}")  # a fresh database each time
     records = Records(app, engine, schema=schema_of(app), clock=Clock(app.timezone, fixed=NOW))
-    migrate(app, engine)
+    migrate_new(app, engine)  # a copy of the app migrated once
     system = records.system()
     ids = {code: system.create("customer", {"code": code, "name": code})["id"] for code in sorted({c for c, _ in orders})}
     sums: dict[str, Decimal] = {}
