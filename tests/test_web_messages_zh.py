@@ -9,13 +9,14 @@ import ast
 import html
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 
 from engine.web.i18n import LOCALE_DIR
-from tests.web_helpers import visible_text
+from tests.web_helpers import Web, app_folder, start_on, visible_text
 from tests.web_no_stock import Shop, errors_at, no_stock_shop, send
 
 ENGINE = Path(__file__).parent.parent / "engine"
@@ -119,6 +120,69 @@ def test_a_link_that_matches_no_record_or_several_is_a_problem_in_the_users_lang
     assert errors_at(page.text, "supplier") == ["no 供应商 matches '不存在'"]
     assert errors_at(page.text, "lines[0].item") == ["'螺' matches several: M8 螺栓、M8N 螺母; choose one"]
     assert shop.system.list("purchase_order").rows == []
+
+
+# A form whose computed fields fail on what the user typed (nobody to share with: division by zero; a negative
+# count for LEFT) and whose validation has no message of its own.
+SPLIT = """
+name: split
+title: {zh: 分摊, en: Sharing}
+entities:
+  share:
+    label: {zh: 分摊, en: Share}
+    key: code
+    fields:
+      code: {type: string, required: true}
+      total: {type: money, label: {zh: 金额, en: Amount}}
+      people: {type: int, label: {zh: 人数, en: People}, validate: people <= 10}
+      each: {type: money, label: {zh: 每人, en: Each}, formula: total / people}
+      initials: {type: string, label: {zh: 缩写, en: Initials}, formula: "LEFT(code, people - 5)"}
+"""
+
+
+@pytest.fixture
+def split(db_engine) -> Iterator[Web]:
+    web = Web(start_on(db_engine, app_folder(SPLIT)))
+    web.user("boss", "admin")
+    web.login("boss")
+    yield web
+    web.close()
+
+
+def test_a_formula_failing_on_what_the_user_typed_is_said_in_the_users_language(split: Web) -> None:
+    web = split
+    nobody = {"code": "A", "total": "100", "people": "0"}
+    page = send(web, "/e/share/new", nobody)
+    assert page.status_code == 422
+    assert errors_at(page.text, "each") == ["无法计算：除数为零"]
+    assert errors_at(page.text, "initials") == ["无法计算：LEFT：字符数不能为负数"]
+    live = web.client.post("/e/share/compute", data={"csrf_token": web.token("/"), **nobody}).json()
+    assert live["errors"] == {"each": ["无法计算：除数为零"], "initials": ["无法计算：LEFT：字符数不能为负数"]}
+
+    web.client.cookies.set("jxc_lang", "en")
+    page = send(web, "/e/share/new", nobody)
+    assert page.status_code == 422
+    assert errors_at(page.text, "each") == ["cannot be computed: division by zero"]
+    assert errors_at(page.text, "initials") == ["cannot be computed: LEFT: the number of characters cannot be negative"]
+    assert web.started.records.system().list("share").rows == []  # nothing was saved
+
+    shared = send(web, "/e/share/new", {**nobody, "people": "8"})  # corrected: it saves, and computes
+    assert shared.status_code == 303, visible_text(shared.text)[:1500]
+    assert [(row["each"], row["initials"]) for row in web.started.records.system().list("share").rows] == [
+        (Decimal("12.50"), "A")]
+
+
+def test_a_validation_without_a_message_of_its_own_is_said_in_the_users_language(split: Web) -> None:
+    web = split
+    crowd = {"code": "A", "total": "100", "people": "11"}
+    page = send(web, "/e/share/new", crowd)
+    assert page.status_code == 422
+    assert errors_at(page.text, "people") == ["必须满足 people <= 10"]
+
+    web.client.cookies.set("jxc_lang", "en")
+    page = send(web, "/e/share/new", crowd)
+    assert errors_at(page.text, "people") == ["must satisfy people <= 10"]
+    assert web.started.records.system().list("share").rows == []
 
 
 def _imports_message(tree: ast.Module) -> bool:
