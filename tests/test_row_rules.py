@@ -64,3 +64,27 @@ def test_a_keeper_works_only_in_their_own_warehouses(shop, db_engine):
     with pytest.raises(PermissionDenied):
         keeper.update("receipt", mine["id"], {"warehouse": south["id"]}, version=mine["version"])
     assert keeper.get("receipt", mine["id"])["warehouse"] == north["id"]  # nothing was written
+
+
+@pytest.mark.both_dbs
+def test_a_keeper_sees_only_their_own_warehouses_by_id(shop, db_engine):
+    """`id IN CURRENT_USER().warehouses`: a record's own id looked for among the user's linked records."""
+    app = shop.load(APP.replace("      warehouse: read\n      receipt: [read, create, write, submit]\n    rows:\n",
+                                "      warehouse: read\n      receipt: [read, create, write, submit]\n    rows:\n"
+                                "      warehouse: id IN CURRENT_USER().warehouses\n"))
+    migrate(app, db_engine)
+    schema = build_schema(app)
+    records = Records(app, db_engine, schema=schema)
+    system = records.system()
+    north = system.create("warehouse", {"code": "N", "name": "北库"})
+    east = system.create("warehouse", {"code": "E", "name": "东库"})
+    south = system.create("warehouse", {"code": "S", "name": "南库"})
+    add_user(db_engine, app, schema, "wang", roles=["keeper"], fields={"warehouses": [north["id"], east["id"]]})
+    add_user(db_engine, app, schema, "zhao", roles=["keeper"])
+    wang = records.session(load_user(db_engine, app, schema, "wang"))
+    zhao = records.session(load_user(db_engine, app, schema, "zhao"))
+    assert sorted(row["code"] for row in wang.list("warehouse").rows) == ["E", "N"]
+    assert wang.get("warehouse", north["id"])["code"] == "N"
+    with pytest.raises(NotFound):
+        wang.get("warehouse", south["id"])
+    assert zhao.list("warehouse").rows == []  # no warehouses of his own: none shown

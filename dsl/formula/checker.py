@@ -230,7 +230,9 @@ class Checker:
         else:
             options = self._expr(node.options)
             if options.type.kind is Kind.LIST:
-                if options.type.item and not t.comparable(value.type, options.type.item):
+                by_id = value.type.kind is Kind.INT and options.type.item is not None and \
+                    options.type.item.kind is Kind.RECORD  # `id IN CURRENT_USER().warehouses`: records by id
+                if options.type.item and not by_id and not t.comparable(value.type, options.type.item):
                     raise FormulaError(f"cannot look for {value.type} in {options.type}", node.options.start)
             elif options.type.is_scalar and t.comparable(value.type, options.type):
                 options = ir.ListExpr(t.list_of(value.type), options.start, options.end, (options,))

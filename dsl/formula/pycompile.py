@@ -348,7 +348,9 @@ class _Writer:
             return self._strict(args, [self.expr(args[0])], lambda v: f"(not {v[0]})")
         if op == "&":
             return "(" + " + ".join(self._text(part) for part in self._chain(node, ("&",))) + ")"
-        if op in ("IN", "NOT_IN") and args[0].type.kind is Kind.RECORD:
+        if op in ("IN", "NOT_IN") and (args[0].type.kind is Kind.RECORD or (
+                args[1].type.kind is Kind.LIST and args[1].type.item is not None
+                and args[1].type.item.kind is Kind.RECORD)):  # a record, or an id, among records: by id
             helper = "_in" if op == "IN" else "_not_in"
             return f"{helper}(_key({self.expr(args[0])}), _keys({self.expr(args[1])}))"
         if op in ("IN", "NOT_IN") and isinstance(args[1], ir.ListExpr) and {Kind.DATE, Kind.DATETIME} <= {
