@@ -22,6 +22,7 @@ from engine.migrate import migrate
 from engine.records import Records
 from engine.stock.periods import PeriodClosed, PeriodRefused, close_period, closed_until, ensure_open
 from tests.conftest import PG_URL
+from tests.migrated import migrate_new
 from tests.service_helpers import APPS
 from tests.stock_services_helpers import TODAY, FoodWorld, build_food_world, trade_september_october
 
@@ -36,7 +37,7 @@ def _food():
 @pytest.fixture
 def food(db_engine) -> Records:
     records = Records(_food(), db_engine, clock=Clock(fixed=NOW))
-    migrate(records.app, db_engine)
+    migrate_new(records.app, db_engine)  # SQLite: a copy of apps/food migrated once
     return records
 
 
