@@ -33,8 +33,10 @@ from dsl.formula.pycompile import compile_python
 from dsl.formula.sqlcompile import NoSqlForm, SqlCompiler, sql_form_missing
 from dsl.formula.sqlsupport import translate_database_error
 from dsl.sqltypes import ExactDecimal
+from engine.web.i18n import load as load_languages
 
 CLOCK = dt.datetime(2026, 11, 25, 9, 30)
+I18N = load_languages()  # the web layer's catalogs: what a formula error reads as on a page
 CONTEXT = SimpleContext(now=CLOCK)
 
 METADATA = MetaData()
@@ -281,19 +283,22 @@ def test_blank_semantics_in_filters(db: Engine, source: str, ids: list[int]) -> 
 
 
 @pytest.mark.both_dbs
-@pytest.mark.parametrize(("source", "message"), [
-    ("qty / count > 1", "division by zero"),
-    ("MOD(count, count - count) = 0", "division by zero"),
-    ("LEFT(note, count - 5) = \"\"", "LEFT: the number of characters cannot be negative"),
-    ('DATEADD(due, 1, "days") > due', "DATEADD: unknown unit 'days'; use one of day, week, month, year"),
-    ("DATE(10000, 1, count) > due", "DATE: the year must be between 0 and 9999"),
-    ("due + count * 10000000 > due", "the date is out of range"),
-    ("count * 3037000500 * 3037000500 > 0", "a whole number is too large (more than 18 digits)"),
+@pytest.mark.parametrize(("source", "message", "chinese"), [
+    ("qty / count > 1", "division by zero", "除数为零"),
+    ("MOD(count, count - count) = 0", "division by zero", "除数为零"),
+    ("LEFT(note, count - 5) = \"\"", "LEFT: the number of characters cannot be negative", "LEFT：字符数不能为负数"),
+    ('DATEADD(due, 1, "days") > due', "DATEADD: unknown unit 'days'; use one of day, week, month, year",
+     "DATEADD：未知的单位“days”；请使用以下之一：day, week, month, year"),
+    ("DATE(10000, 1, count) > due", "DATE: the year must be between 0 and 9999", "DATE：年份必须在 0 到 9999 之间"),
+    ("due + count * 10000000 > due", "the date is out of range", "日期超出范围"),
+    ("count * 3037000500 * 3037000500 > 0", "a whole number is too large (more than 18 digits)",
+     "整数太大（超过 18 位）"),
 ])
-def test_errors_in_sql_become_formula_errors(db: Engine, source: str, message: str) -> None:
+def test_errors_in_sql_become_formula_errors(db: Engine, source: str, message: str, chinese: str) -> None:
     condition = _compiler(db).condition(_checked(source), ORDER)
     error = sql_error(db, select(ORDER.c.id).where(condition))
     assert error.message == message
+    assert I18N.message("zh_CN", error.message) == chinese  # a page in Chinese says it in Chinese, either database
 
 
 @pytest.mark.both_dbs
