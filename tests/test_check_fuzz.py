@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import engine.cli
 import engine.plugins
 from dsl.dump import to_yaml
-from engine.cli import main
 
 KEYS = ["entities", "extend", "workflows", "alerts", "roles", "dashboards", "print_formats", "demo", "stock",
         "include", "plugins", "fields", "type", "link", "formula", "default", "validate", "options", "kind",
@@ -39,12 +39,15 @@ APP_KEYS = st.sampled_from(["entities", "extend", "workflows", "alerts", "roles"
 
 
 @pytest.fixture(autouse=True)
-def one_plugin_manager(monkeypatch):
-    """`jxc check` builds its plugin manager (built-ins and installed entry points) twice per run, about half of
-    what a run of a small app takes; here it is built once, the same way, and every generated app is checked with
-    it. What is fuzzed is the files, not plugin discovery (tests/test_plugin_hooks.py runs that for real)."""
+def one_parser_and_plugin_manager(monkeypatch):
+    """Each `jxc` run builds its command-line parser (argparse looks up a translation for every help text) and
+    its plugin manager (built-ins and installed entry points, twice): about four fifths of what checking a small
+    app takes. Here both are built once, the same way, and every generated app goes through main() with them.
+    What is fuzzed is the files, not the parser or plugin discovery (test_cli.py and test_plugin_hooks.py)."""
     manager = engine.plugins.plugin_manager()
     monkeypatch.setattr(engine.plugins, "plugin_manager", lambda: manager)
+    parser = engine.cli._parser()
+    monkeypatch.setattr(engine.cli, "_parser", lambda: parser)
 
 
 def check(files: dict[str, bytes], capsys) -> tuple[int, str]:
@@ -54,7 +57,7 @@ def check(files: dict[str, bytes], capsys) -> tuple[int, str]:
             path = root / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
-        code = main(["check", str(root / "apps" / "shop")])
+        code = engine.cli.main(["check", str(root / "apps" / "shop")])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 
