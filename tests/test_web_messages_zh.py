@@ -137,6 +137,13 @@ entities:
       people: {type: int, label: {zh: 人数, en: People}, validate: people <= 10}
       each: {type: money, label: {zh: 每人, en: Each}, formula: total / people}
       initials: {type: string, label: {zh: 缩写, en: Initials}, formula: "LEFT(code, people - 5)"}
+  carton:
+    label: {zh: 箱, en: Carton}
+    key: code
+    fields:
+      code: {type: string, required: true}
+      boxes: {type: int, label: {zh: 盒数, en: Boxes}}
+      pieces: {type: decimal, precision: 3, scale: 0, label: {zh: 件数, en: Pieces}, formula: boxes * 12}
 """
 
 
@@ -170,6 +177,18 @@ def test_a_formula_failing_on_what_the_user_typed_is_said_in_the_users_language(
     assert shared.status_code == 303, visible_text(shared.text)[:1500]
     assert [(row["each"], row["initials"]) for row in web.started.records.system().list("share").rows] == [
         (Decimal("12.50"), "A")]
+
+
+def test_a_computed_value_too_large_for_its_field_is_said_in_the_users_language(split: Web) -> None:
+    web = split
+    page = send(web, "/e/carton/new", {"code": "K", "boxes": "100"})  # 1200 pieces: 3 digits hold at most 999
+    assert page.status_code == 422
+    assert errors_at(page.text, "pieces") == ["无法保存：1200 的位数超出了这个字段的范围"]
+
+    web.client.cookies.set("jxc_lang", "en")
+    page = send(web, "/e/carton/new", {"code": "K", "boxes": "100"})
+    assert errors_at(page.text, "pieces") == ["cannot be stored: 1200 has too many digits for this field"]
+    assert web.started.records.system().list("carton").rows == []
 
 
 def test_a_validation_without_a_message_of_its_own_is_said_in_the_users_language(split: Web) -> None:
