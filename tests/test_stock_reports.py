@@ -142,7 +142,8 @@ def test_turnover_days_are_the_daily_average_value_over_the_daily_cost_issued(tr
 
 @pytest.mark.both_dbs
 def test_a_keeper_who_may_not_see_costs_gets_quantities_only_and_a_stranger_nothing(traded: FoodWorld) -> None:
-    keeper = StockReports(traded.records.session(make_user(traded.records, "li", "warehouse_keeper")))
+    keeper = StockReports(traded.records.session(make_user(
+        traded.records, "li", "warehouse_keeper", warehouses=[traded.warehouses["A"], traded.warehouses["B"]])))
     rows = keeper.balances(by=["item"])
     assert _pick(rows, "item_code", "on_hand") == [("FLOUR", Decimal(100)), ("SUGAR", Decimal(10))]
     assert "value" not in rows[0]
@@ -155,6 +156,14 @@ def test_a_keeper_who_may_not_see_costs_gets_quantities_only_and_a_stranger_noth
     stranger = StockReports(traded.records.session(make_user(traded.records, "zhao")))
     with pytest.raises(PermissionDenied):
         stranger.balances()
+    # the food app's keepers see only the warehouses they look after
+    keeper_b = StockReports(traded.records.session(make_user(traded.records, "sun", "warehouse_keeper",
+                                                             warehouses=[traded.warehouses["B"]])))
+    everywhere = StockReports(traded.records.system())
+    assert _pick(keeper_b.balances(by=["item"]), "item_code", "on_hand") == _pick(
+        everywhere.balances(by=["item"], warehouse=traded.warehouses["B"]), "item_code", "on_hand")
+    new_keeper = StockReports(traded.records.session(make_user(traded.records, "wu", "warehouse_keeper")))
+    assert new_keeper.balances(by=["item"]) == []  # no warehouse assigned yet: nothing to see
 
 
 FENCED_ROLE = """
