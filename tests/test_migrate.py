@@ -135,6 +135,27 @@ def test_first_migration_creates_every_table_and_the_second_plans_nothing(db_eng
 
 
 @pytest.mark.both_dbs
+def test_a_new_database_gets_every_index_and_a_table_it_already_holds_is_not_overlooked(db_engine):
+    """A database without any of the app's tables is planned without a comparison (every table is new); one that
+    holds a table of its own is compared, so that table is still found (and only dropped when allowed)."""
+    app = load_app(NO_STOCK)
+    first = plan(app, db_engine)
+    sql = [statement for change in first.changes for statement in change.sql]
+    indexes = {index.name for table in build_schema(app).metadata.tables.values() for index in table.indexes}
+    assert indexes and all(any(statement.startswith((f"CREATE INDEX {name} ON ", f"CREATE UNIQUE INDEX {name} ON "))
+                               for statement in sql) for name in indexes)
+    with db_engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE legacy (id INTEGER PRIMARY KEY, note VARCHAR(20))")
+    second = plan(app, db_engine)
+    (drop,) = [change for change in second.changes if change.kind != "create_table"]
+    assert (drop.kind, drop.table) == ("drop_table", "legacy") and drop.refused
+    assert [change.description for change in second.changes if change.kind == "create_table"] == \
+        [change.description for change in first.changes]
+    migrate(app, db_engine, allow_drop=True)
+    assert "legacy" not in tables(db_engine) and plan(app, db_engine).changes == []
+
+
+@pytest.mark.both_dbs
 def test_safe_changes_are_applied_and_keep_every_value(db_engine, shop):
     v1 = shop.load(V1)
     migrate(v1, db_engine)
