@@ -3,8 +3,8 @@ later issues of that item × warehouse revalued in the same transaction.
 
 The state at a time is the last closed period's balance plus the entries after it (engine.stock.asof): the
 work grows with the entries of the open period, never with the whole history. Revaluation starts at the first
-later issue (receipts keep their own cost; the entries before that issue are summed in one query), so a
-backdated receipt with only receipts after it costs a few indexed queries.
+later issue (receipts keep their own cost; what the entries before that issue add up to is the balance less the
+rest), so a backdated receipt with only receipts after it costs a few indexed queries however many there are.
 """
 
 from __future__ import annotations
@@ -116,13 +116,18 @@ def revalue(connection: Connection, stock: Mapping[str, Table], positions: Posit
         return  # only receipts (and reversals) after it: their values stand
     before_first = or_(ledger.c.posted_at < first.posted_at,
                        and_(ledger.c.posted_at == first.posted_at, ledger.c.id < first.id))
-    moved = connection.execute(select(func.sum(ledger.c.qty), func.sum(ledger.c.value_change))
-                               .where(mine, before_first)).first()
-    if moved is not None and moved[0] is not None:
-        state.apply(moved[0], moved[1] or ZERO)
     rows = connection.execute(
         select(ledger.c.id, ledger.c.qty, ledger.c.value_change, ledger.c.unit_cost, ledger.c.reverses, ledger.c.batch,
-               ledger.c.source_entity).where(mine, ~before_first).order_by(ledger.c.posted_at, ledger.c.id))
+               ledger.c.source_entity).where(mine, ~before_first).order_by(ledger.c.posted_at, ledger.c.id)).all()
+    # What moved between the backdated time and the first later issue (receipts only, however many) is the
+    # balance now less the state then less the rows from that issue on: the balance is the sum of the ledger,
+    # so this is exact and reads no more rows than the revaluation needs.
+    qty_from_first = sum((row.qty for row in rows), ZERO)
+    value_from_first = sum((row.value_change for row in rows), ZERO)
+    between_qty = positions.on_hand(*pair) - state.qty - qty_from_first
+    between_value = positions.value(*pair) - state.value - value_from_first
+    if between_qty or between_value:
+        state.apply(between_qty, between_value)
     new_values: dict[int, Decimal] = {}
     changes, deltas = [], defaultdict(lambda: ZERO)
     for row in rows:
