@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
 from engine.stock.asof import balances_as_of
@@ -110,7 +110,8 @@ def revalue(connection: Connection, stock: Mapping[str, Table], positions: Posit
     ledger = stock["ledger"]
     mine = and_(ledger.c.item == pair[0], ledger.c.warehouse == pair[1], ledger.c.posted_at > at)
     first = connection.execute(select(ledger.c.posted_at, ledger.c.id).where(
-        mine, ledger.c.qty < ZERO, ledger.c.reverses.is_(None)).order_by(ledger.c.posted_at, ledger.c.id)
+        mine, ledger.c.qty < literal_column("0"), ledger.c.reverses.is_(None))  # ix_jxc_stock_ledger_issues
+        .order_by(ledger.c.posted_at, ledger.c.id)
         .limit(1)).first()
     if first is None:
         return  # only receipts (and reversals) after it: their values stand

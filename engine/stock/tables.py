@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    literal_column,
 )
 
 from dsl.model import App
@@ -103,6 +104,11 @@ def add_stock_tables(app: App, schema: Any) -> None:
     # SQLite). A new name, so that migrating an existing database creates it and drops the narrower one.
     Index("ix_jxc_stock_ledger_item_cover", ledger.c.item, ledger.c.warehouse, ledger.c.posted_at, ledger.c.id,
           ledger.c.batch, ledger.c.qty, ledger.c.value_change)
+    # The issues alone, in time order: a backdated receipt finds the first later issue in one step however many
+    # receipts came after it. The literal 0 (also 0 as SQLite's scaled integer) lets both planners match it.
+    issues_only = ledger.c.qty < literal_column("0")
+    Index("ix_jxc_stock_ledger_issues", ledger.c.item, ledger.c.warehouse, ledger.c.posted_at, ledger.c.id,
+          postgresql_where=issues_only, sqlite_where=issues_only)
     Index("ix_jxc_stock_ledger_source", ledger.c.source_entity, ledger.c.source_id)
     Index("ix_jxc_stock_ledger_time", ledger.c.posted_at)
     reservation = Table(
