@@ -91,6 +91,10 @@ dashboards:
         title: 客户数
         entity: customer
         values: {customers: COUNT()}
+      - type: metric
+        title: 人均
+        entity: customer
+        values: {share: COUNT() / (COUNT() - COUNT())}
 """
 
 
@@ -220,3 +224,15 @@ def test_a_long_widget_says_that_only_the_first_groups_are_shown(web: Web, monke
     assert "仅显示前 2 组。" in visible_text(widget_html(page, "widget-3"))  # three months
     assert "仅显示前" not in widget_html(page, "widget-4")  # two regions
     assert options(page)["widget-3"]["xAxis"]["data"] == ["202601", "202602"]
+
+
+@pytest.mark.both_dbs
+def test_a_widget_whose_formula_fails_says_why_in_the_users_language(web: Web) -> None:
+    web.login("cal")
+    page = web.get("/dashboards/customers")
+    assert page.status_code == 200
+    assert "这个组件的公式出错：除数为零" in visible_text(widget_html(page.text, "widget-2"))
+    assert "3" in visible_text(widget_html(page.text, "widget-1"))  # the other widget still shows its number
+    web.client.cookies.set("jxc_lang", "en")
+    english = web.get("/dashboards/customers").text
+    assert "a formula of this widget failed: division by zero" in visible_text(widget_html(english, "widget-2"))

@@ -105,12 +105,12 @@ def widget_data(session: Any, widget: Widget, locale: str = "zh-CN") -> WidgetDa
                 raw, data.truncated = raw[:MAX_ROWS], True
             data.rows = _rows(session, connection, widget, raw, locale)
     except NoSqlForm as error:
-        data.problem = f"this widget cannot be computed in the database: {error}"
+        data.problem = Message("this widget cannot be computed in the database: {reason}", reason=str(error))
     except DBAPIError as error:
         formula_error = translate_database_error(error)
         if formula_error is None:
             raise
-        data.problem = f"a formula of this widget failed: {formula_error}"
+        data.problem = Message("a formula of this widget failed: {reason}", reason=formula_error.message)
     return data
 
 

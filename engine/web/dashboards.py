@@ -20,7 +20,7 @@ from dsl.model import Dashboard
 from engine.context import CurrentUser
 from engine.errors import NotFound
 from engine.messages import Message
-from engine.web.context import NavGroup, NavItem, gettext, label, language, render, service, web_state
+from engine.web.context import NavGroup, NavItem, gettext, label, language, render, service, translate, web_state
 from engine.web.dashboard_data import Row, WidgetData, dashboard_data, display, visible_dashboards
 from engine.web.i18n import label_locale
 
@@ -48,7 +48,8 @@ def _view(request: Request, data: WidgetData, index: int) -> dict[str, Any]:
     """What the template needs for one widget."""
     widget = data.widget
     view: dict[str, Any] = {
-        "id": f"widget-{index + 1}", "type": widget.type, "title": data.title, "problem": data.problem,
+        "id": f"widget-{index + 1}", "type": widget.type, "title": data.title,
+        "problem": translate(request, data.problem) if data.problem else None,
         "denied": data.denied, "group_headings": data.headings[:len(data.groups)],
         "value_headings": data.headings[len(data.groups):],
         "rows": [_cells(row) for row in data.rows],
