@@ -46,3 +46,28 @@ def test_a_bearer_token_needs_no_csrf_header_and_no_cookie(web):
     assert "set-cookie" not in response.headers
     problem_of(web.client.get("/api/nothing_here/1/x/y/z", headers=headers), 404)
     assert web.client.get("/api/openapi.json", headers=headers).json()["openapi"] == "3.1.0"
+
+
+def test_refusals_speak_the_page_language_to_a_browser_and_english_to_a_token(web):
+    """The phone pages show what the API refuses to the warehouse worker: in the page's language."""
+    web.user("lin", "clerk")
+    web.login("lin")
+    csrf = {"X-CSRF-Token": web.token("/")}
+    batch = {"operations": [{"key": "phone-1", "method": "POST", "path": "/api/item", "body": {"code": "A"}}]}
+    answer = web.client.post("/api/batch", json=batch, headers=csrf).json()["results"][0]
+    assert answer["status"] == 422 and {"field": "name", "message": "必填"} in answer["body"]["errors"]
+    replayed = web.client.post("/api/batch", json=batch, headers=csrf).json()["results"][0]
+    assert replayed["replayed"] and replayed["body"] == answer["body"]  # stored as it was answered
+    single = problem_of(web.client.post("/api/item", json={"code": "B"}, headers=csrf), 422)
+    assert {"field": "name", "message": "必填"} in single["errors"]
+    web.client.cookies.set("jxc_lang", "en")
+    english = problem_of(web.client.post("/api/item", json={"code": "C"}, headers=csrf), 422)
+    assert {"field": "name", "message": "is required"} in english["errors"]
+
+    web.user("bot", "clerk")
+    started = web.started
+    token = create_token(started.engine, started.app, started.records.schema, "bot", "clerk").token
+    web.client.cookies.clear()
+    by_token = problem_of(web.client.post("/api/item", json={"code": "D"},
+                                          headers={"Authorization": f"Bearer {token}"}), 422)
+    assert {"field": "name", "message": "is required"} in by_token["errors"]

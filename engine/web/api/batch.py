@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -34,6 +35,7 @@ from engine.errors import FieldProblem, ValidationFailed
 from engine.startup import Started
 from engine.web.api.operations import NO_BODY, Outcome, execute
 from engine.web.api.problems import problem
+from engine.web.api.speech import Speak
 from engine.web.api.tables import KEY_LENGTH, idempotency_table
 
 log = logging.getLogger("jxc.api")
@@ -42,13 +44,14 @@ KEEP_KEYS = dt.timedelta(days=30)
 METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
-def run_batch(started: Started, user: CurrentUser, body: Any, base: str) -> Outcome:
+def run_batch(started: Started, user: CurrentUser, body: Any, base: str, speak: Speak | None = None) -> Outcome:
+    """`speak`: puts a refusal into the caller's language (engine.web.api.speech) before it is stored."""
     operations = _operations(body)
     forget_old_keys(started, user)
     results = []
     for operation in operations:
         outcome, replayed = apply_once(started, user, operation["key"], operation["method"], operation["path"],
-                                       operation.get("body", NO_BODY), base)
+                                       operation.get("body", NO_BODY), base, speak)
         results.append({"key": operation["key"], "status": outcome.status, "body": outcome.body,
                         "replayed": replayed})
     return Outcome(200, {"results": results})
@@ -105,7 +108,7 @@ def request_hash(method: str, path: str, body: Any) -> str:
 
 
 def apply_once(started: Started, user: CurrentUser, key: str, method: str, path: str, body: Any,
-               base: str) -> tuple[Outcome, bool]:
+               base: str, speak: Speak | None = None) -> tuple[Outcome, bool]:
     """The operation's answer, and whether it is a stored one (a replay)."""
     split = urlsplit(path)
     local = split.path
@@ -129,6 +132,8 @@ def apply_once(started: Started, user: CurrentUser, key: str, method: str, path:
                 return _stored(connection, table, user, key, digest), True
             session = started.records.session(user, connection=connection)
             outcome = execute(session, method, parts, query, body, base)
+            if speak is not None and outcome.problem:
+                outcome = replace(outcome, body=speak(outcome.body))
             response = json.dumps({"body": outcome.body, "headers": outcome.headers, "problem": outcome.problem},
                                   ensure_ascii=False)
             connection.execute(update(table).where(table.c.user_id == user.id, table.c.key == key)

@@ -5,6 +5,7 @@ it is logged and answered with a bare 500 problem."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from engine.web.api.auth import api_user
 from engine.web.api.jsonio import MAX_BODY, BadRequest, dumps, read_json
 from engine.web.api.operations import NO_BODY, Outcome, execute, refused
 from engine.web.api.problems import MEDIA_TYPE, ApiProblem, problem
+from engine.web.api.speech import Speak, translator
 from engine.web.api.tables import KEY_LENGTH
 
 log = logging.getLogger("jxc.api")
@@ -33,6 +35,13 @@ def api_routes(started: Started) -> list[BaseRoute]:
         Route("/batch", api.batch, methods=METHODS),
         Route("/{path:path}", api.handle, methods=METHODS),
     ]
+
+
+def spoken(outcome: Outcome, speak: Speak | None) -> Outcome:
+    """A refusal in the caller's language (engine.web.api.speech); anything else as it is."""
+    if speak is None or not outcome.problem:
+        return outcome
+    return replace(outcome, body=speak(outcome.body))
 
 
 def respond(outcome: Outcome) -> Response:
@@ -87,7 +96,7 @@ class Api:
             outcome = refused(error)
         except Exception as error:
             return server_error(request, error)
-        return respond(outcome)
+        return respond(spoken(outcome, translator(request)))
 
     def _once(self, user: CurrentUser, key: str, request: Request, body: Any, base: str) -> Outcome:
         from engine.web.api.batch import apply_once, forget_old_keys
@@ -96,7 +105,7 @@ class Api:
             raise ApiProblem(400, f"an Idempotency-Key is 1 to {KEY_LENGTH} characters")
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         forget_old_keys(self.started, user)
-        return apply_once(self.started, user, key, request.method, path, body, base)[0]
+        return apply_once(self.started, user, key, request.method, path, body, base, translator(request))[0]
 
     async def batch(self, request: Request) -> Response:
         if request.method != "POST" and "batch" in self.started.app.entities:
@@ -109,12 +118,12 @@ class Api:
             user = await api_user(request, self.started)
             body = await json_body(request)
             base = request.scope.get("root_path", "") or "/api"
-            outcome = await run_in_threadpool(run_batch, self.started, user, body, base)
+            outcome = await run_in_threadpool(run_batch, self.started, user, body, base, translator(request))
         except (ApiProblem, BadRequest, ServiceError) as error:
             outcome = refused(error)
         except Exception as error:
             return server_error(request, error)
-        return respond(outcome)
+        return respond(spoken(outcome, translator(request)))
 
     async def openapi(self, request: Request) -> Response:
         """For users only: it names every entity and field of the app."""
