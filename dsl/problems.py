@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dsl.messages import Message
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Location:
@@ -58,7 +60,9 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
         matches = [c for c in pool if c.lower() == word.lower()]
     if not matches:
         return None
-    return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
+    if len(matches) == 1:
+        return Message("did you mean '{name}'?", name=matches[0])
+    return Message("did you mean '{name}' or '{other}'?", name=matches[0], other=matches[1])
 
 
 def allowed(values: Iterable[str]) -> str:

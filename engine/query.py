@@ -96,9 +96,10 @@ def _filter(app: Any, compiler: SqlCompiler, entity: Entity, table: Any, text: s
     try:
         expr = Checker(app.catalog, app.registry, entity.name).check(parse(text))
     except FormulaError as error:
-        hint = f" ({error.hint})" if error.hint else ""
+        problem = Message("{problem} ({hint})", problem=error.message, hint=error.hint) if error.hint \
+            else error.message
         raise InvalidQuery(Message("filter, column {column}: {problem}", column=error.position + 1,
-                                   problem=f"{error.message}{hint}")) from None
+                                   problem=problem)) from None
     for node in ir.walk(expr):  # a hidden field cannot be seen through a filter either
         if isinstance(node, ir.FieldRef | ir.Follow) and node.entity in app.entities \
                 and access.field_access(node.entity, node.field) == "hidden":
@@ -107,7 +108,7 @@ def _filter(app: Any, compiler: SqlCompiler, entity: Entity, table: Any, text: s
                                                        name=node.field)))
     if expr.type.kind not in (Kind.BOOL, Kind.NULL):
         raise InvalidQuery(Message("the filter must be a condition (TRUE/FALSE), but it gives {type}",
-                                   type=str(expr.type)))
+                                   type=expr.type.describe()))
     try:
         return compiler.condition(expr, table)
     except NoSqlForm as error:

@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from engine.web.i18n import LOCALE_DIR
+from dsl.formula import types as t
+from dsl.formula.errors import FormulaError
+from dsl.formula.parser import parse
+from dsl.messages import Message
+from engine.web.i18n import LOCALE_DIR, load
 from tests.web_helpers import Web, app_folder, start_on, visible_text
 from tests.web_no_stock import Shop, errors_at, no_stock_shop, send
 
@@ -202,6 +206,47 @@ def test_a_validation_without_a_message_of_its_own_is_said_in_the_users_language
     page = send(web, "/e/share/new", crowd)
     assert errors_at(page.text, "people") == ["must satisfy people <= 10"]
     assert web.started.records.system().list("share").rows == []
+
+
+def _filter_problem(web: Web, formula: str) -> str:
+    """The problem a list page shows above its (empty) table for a filter the user typed."""
+    page = web.get("/e/share", params={"filter": formula})
+    assert page.status_code == 400, visible_text(page.text)[:1500]
+    found = re.search(r'data-problem="query">([^<]*)<', page.text)
+    assert found, visible_text(page.text)[:1500]
+    return html.unescape(found.group(1)).strip()
+
+
+def test_a_mistake_in_a_list_filter_is_said_with_its_hint_in_the_users_language(split: Web) -> None:
+    web = split
+    assert _filter_problem(web, "peeple > 1").endswith("筛选条件第 1 列：share 没有字段“peeple”（是不是想写“people”？）")
+    assert _filter_problem(web, 'people > "3"').endswith(
+        "筛选条件第 8 列：不能把整数和文本比较（数字和文本不同：数字不要加引号，文本请用 \"…\" 比较）")
+    assert _filter_problem(web, "total + people >").endswith("筛选条件第 17 列：公式提前结束")
+    assert _filter_problem(web, 'LEFT(code, 1, 2) = "A"').endswith(
+        "筛选条件第 1 列：LEFT 需要 1 到 2 个参数，但给了 3 个（写法：LEFT(text, [count])）")
+
+    web.client.cookies.set("jxc_lang", "en")
+    assert _filter_problem(web, "peeple > 1").endswith(
+        "filter, column 1: share has no field 'peeple' (did you mean 'people'?)")
+    assert _filter_problem(web, 'people > "3"').endswith(
+        "filter, column 8: cannot compare a whole number with text (numbers and text differ: write the number "
+        'without quotes, or compare text with "…")')
+    assert _filter_problem(web, "total + people >").endswith("filter, column 17: the formula ends too early")
+
+
+def test_every_type_and_expected_token_in_a_formula_error_reads_in_chinese() -> None:
+    """Types inside a message (a list of records, the rows of a table) and the tokens a parser expected are
+    translated as well, not only the sentence around them."""
+    i18n = load()
+    listed = Message("cannot look for {value} in {options}", value=t.TEXT.describe(),
+                     options=t.list_of(t.record("warehouse")).describe())
+    assert listed == "cannot look for text in a list of a warehouse record"
+    assert i18n.message("zh_CN", listed) == "不能在warehouse 记录的列表中查找文本"
+    with pytest.raises(FormulaError) as caught:
+        parse("price.")
+    assert caught.value.message == "the formula ends too early; expected a field or function name or a {label}"
+    assert i18n.message("zh_CN", caught.value.message) == "公式提前结束；这里应为字段名或函数名或{label}"
 
 
 def _imports_message(tree: ast.Module) -> bool:

@@ -15,6 +15,7 @@ from dsl.formula.catalog import Catalog, EntityInfo, FieldInfo
 from dsl.formula.errors import FormulaError
 from dsl.formula.functions import SPECIAL_FORMS, Accepts, FunctionSpec, Registry
 from dsl.formula.types import Kind, Type
+from dsl.messages import Message
 from dsl.problems import did_you_mean
 
 AGGREGATES = ("SUM", "COUNT", "AVG", "MIN", "MAX")
@@ -47,10 +48,10 @@ class Checker:
     def check(self, node: s.Node) -> ir.Expr:
         expr = self._expr(node)
         if expr.type.kind is Kind.ROWS:
-            raise FormulaError(f"{self._text_of(node)} is a table; use SUM, COUNT, AVG, MIN or MAX over it",
-                               node.start)
+            raise FormulaError(Message("{part} is a table; use SUM, COUNT, AVG, MIN or MAX over it",
+                                       part=self._text_of(node)), node.start)
         if isinstance(expr, ir.RecordRef):
-            raise FormulaError("a table row cannot be used on its own; name one of its fields", node.start)
+            raise FormulaError(Message("a table row cannot be used on its own; name one of its fields"), node.start)
         return expr
 
     # --- dispatch ---------------------------------------------------------------------------------------
@@ -74,10 +75,11 @@ class Checker:
             case s.In():
                 return self._in(node)
             case s.ListNode():
-                raise FormulaError("a list in parentheses can only follow IN, like x IN (1, 2, 3)", node.start)
+                raise FormulaError(Message("a list in parentheses can only follow IN, like x IN (1, 2, 3)"),
+                                   node.start)
             case s.Call():
                 return self._call(node)
-        raise FormulaError("this part of the formula is not understood", node.start)
+        raise FormulaError(Message("this part of the formula is not understood"), node.start)
 
     # --- names --------------------------------------------------------------------------------------------
 
@@ -94,11 +96,12 @@ class Checker:
             return ir.RecordRef(t.record(row.child.name), node.start, node.end, row.child.name, row.level)
         entity = self.root
         if entity is None:
-            raise FormulaError(f"'{node.name}' cannot be used here: this formula is not about a record",
-                               node.start)
+            raise FormulaError(Message("'{name}' cannot be used here: this formula is not about a record",
+                                       name=node.name), node.start)
         if self.aggregate_records and self._record_level is None:
-            raise FormulaError(f"'{node.name}' must be inside an aggregate here, like SUM({node.name}) or "
-                               f"MAX({node.name}): this value sums up a group of records", node.start)
+            raise FormulaError(Message("'{name}' must be inside an aggregate here, like SUM({name}) or "
+                                       "MAX({name}): this value sums up a group of records", name=node.name),
+                               node.start)
         level = self._record_level or 0
         if not node.is_label and node.name == "parent" and entity.parent and "parent" not in entity.fields:
             return ir.ParentRef(t.record(entity.parent), node.start, node.end, entity.parent, level)
@@ -112,30 +115,32 @@ class Checker:
                 return found[0]
             if len(found) > 1:
                 names = ", ".join(f.name for f in found)
-                raise FormulaError(f"the label {{{name}}} is used by several fields of {entity.name} ({names});"
-                                   " refer to the field by its name", position)
-            raise FormulaError(f"{entity.name} has no field labelled {{{name}}}", position,
-                               did_you_mean(name, entity.all_labels()))
+                raise FormulaError(Message("the label {{{label}}} is used by several fields of {entity} ({names});"
+                                           " refer to the field by its name", label=name, entity=entity.name,
+                                           names=names), position)
+            raise FormulaError(Message("{entity} has no field labelled {{{label}}}", entity=entity.name, label=name),
+                               position, did_you_mean(name, entity.all_labels()))
         info = entity.fields.get(name)
         if info is not None:
             return info
         hint = did_you_mean(name, entity.fields)
         if self.registry.get(name) or name.upper() in SPECIAL_FORMS:
-            hint = f"to call the function {name.upper()}, write {name.upper()}(…)"
-        raise FormulaError(f"{entity.name} has no field '{name}'", position, hint)
+            hint = Message("to call the function {function}, write {function}(…)", function=name.upper())
+        raise FormulaError(Message("{entity} has no field '{name}'", entity=entity.name, name=name), position, hint)
 
     def _member(self, node: s.Member) -> ir.Expr:
         base = self._expr(node.base)
         label = f"{{{node.name}}}" if node.is_label else node.name
         if base.type.kind is Kind.ROWS:
-            raise FormulaError(
-                f"{self._text_of(node.base)} is a table with many rows; use an aggregate such as "
-                f"SUM({self._text_of(node.base)}.{label})", node.start)
+            raise FormulaError(Message("{table} is a table with many rows; use an aggregate such as "
+                                       "SUM({table}.{field})", table=self._text_of(node.base), field=label),
+                               node.start)
         if base.type.kind is not Kind.RECORD or not base.type.entity:
-            raise FormulaError(f"'.{label}' needs a record before it, but this is {base.type}", node.start)
+            raise FormulaError(Message("'.{field}' needs a record before it, but this is {type}", field=label,
+                                       type=base.type.describe()), node.start)
         entity = self.catalog.entity(base.type.entity)
         if entity is None:
-            raise FormulaError(f"unknown entity '{base.type.entity}'", node.start)
+            raise FormulaError(Message("unknown entity '{entity}'", entity=base.type.entity), node.start)
         info = self._lookup(entity, node.name, node.is_label, self._member_name_start(node))
         if isinstance(base, ir.RecordRef):
             return ir.FieldRef(info.type, node.start, node.end, entity.name, info.name, base.level)
@@ -180,13 +185,13 @@ class Checker:
     def _compare(self, node: s.Binary, left: ir.Expr, right: ir.Expr) -> ir.Expr:
         for side, syntax in ((left, node.left), (right, node.right)):
             if not side.type.is_scalar:
-                raise FormulaError(f"{self._text_of(syntax)} is {side.type} and cannot be compared",
-                                   syntax.start)
+                raise FormulaError(Message("{part} is {type} and cannot be compared", part=self._text_of(syntax),
+                                           type=side.type.describe()), syntax.start)
         if not t.comparable(left.type, right.type):
-            raise FormulaError(f"cannot compare {left.type} with {right.type}", node.op_start,
+            raise FormulaError(_cannot_compare(left.type, right.type), node.op_start,
                                _compare_hint(left.type, right.type))
         if node.op not in ("=", "<>") and Kind.RECORD in (left.type.kind, right.type.kind):
-            raise FormulaError("records can only be compared with = and <>", node.op_start)
+            raise FormulaError(Message("records can only be compared with = and <>"), node.op_start)
         return ir.Op(t.BOOL, node.start, node.end, node.op, (left, right))
 
     def _arithmetic(self, node: s.Binary, left: ir.Expr, right: ir.Expr) -> ir.Expr:
@@ -195,8 +200,8 @@ class Checker:
         dates = (Kind.DATE, Kind.DATETIME)
         if lk in dates or rk in dates:
             if Kind.DATETIME in (lk, rk):
-                raise FormulaError("arithmetic on a date and time is not supported", node.op_start,
-                                   "use DATEADD(value, n, \"day\") or DAYS_BETWEEN(start, end)")
+                raise FormulaError(Message("arithmetic on a date and time is not supported"), node.op_start,
+                                   Message("use DATEADD(value, n, \"day\") or DAYS_BETWEEN(start, end)"))
             if op == "+" and ((lk is Kind.DATE and right.type.is_number) or
                               (rk is Kind.DATE and left.type.is_number)):
                 return ir.Op(t.DATE, node.start, node.end, "date+", (left, right) if lk is Kind.DATE
@@ -205,7 +210,8 @@ class Checker:
                 return ir.Op(t.DATE, node.start, node.end, "date-", (left, right))
             if op == "-" and lk is Kind.DATE and rk is Kind.DATE:
                 return ir.Op(t.INT, node.start, node.end, "days", (left, right))
-            raise FormulaError(f"cannot use {op} on {left.type} and {right.type}", node.op_start)
+            raise FormulaError(Message("cannot use {op} on {left} and {right}", op=op, left=left.type.describe(),
+                                       right=right.type.describe()), node.op_start)
         self._require(left, _NUMBER, node.left, op)
         self._require(right, _NUMBER, node.right, op)
         if op == "/":
@@ -219,13 +225,13 @@ class Checker:
     def _in(self, node: s.In) -> ir.Expr:
         value = self._expr(node.value)
         if not value.type.is_scalar:
-            raise FormulaError(f"{self._text_of(node.value)} is {value.type}; IN needs a single value",
-                               node.value.start)
+            raise FormulaError(Message("{part} is {type}; IN needs a single value", part=self._text_of(node.value),
+                                       type=value.type.describe()), node.value.start)
         if isinstance(node.options, s.ListNode):
             items = tuple(self._expr(item) for item in node.options.items)
             for item, syntax in zip(items, node.options.items, strict=True):
                 if not t.comparable(value.type, item.type):
-                    raise FormulaError(f"cannot compare {value.type} with {item.type}", syntax.start)
+                    raise FormulaError(_cannot_compare(value.type, item.type), syntax.start)
             options: ir.Expr = ir.ListExpr(t.list_of(value.type), node.options.start, node.options.end, items)
         else:
             options = self._expr(node.options)
@@ -233,12 +239,13 @@ class Checker:
                 by_id = value.type.kind is Kind.INT and options.type.item is not None and \
                     options.type.item.kind is Kind.RECORD  # `id IN CURRENT_USER().warehouses`: records by id
                 if options.type.item and not by_id and not t.comparable(value.type, options.type.item):
-                    raise FormulaError(f"cannot look for {value.type} in {options.type}", node.options.start)
+                    raise FormulaError(Message("cannot look for {value} in {options}", value=value.type.describe(),
+                                               options=options.type.describe()), node.options.start)
             elif options.type.is_scalar and t.comparable(value.type, options.type):
                 options = ir.ListExpr(t.list_of(value.type), options.start, options.end, (options,))
             else:
-                raise FormulaError(f"IN needs a list, like (1, 2, 3), but this is {options.type}",
-                                   node.options.start)
+                raise FormulaError(Message("IN needs a list, like (1, 2, 3), but this is {type}",
+                                           type=options.type.describe()), node.options.start)
         return ir.Op(t.BOOL, node.start, node.end, "NOT_IN" if node.negated else "IN", (value, options))
 
     # --- calls ----------------------------------------------------------------------------------------
@@ -246,7 +253,7 @@ class Checker:
     def _spec(self, name: str) -> FunctionSpec:
         spec = self.registry.get(name)
         if spec is None:  # pragma: no cover - the built-in registry always has them
-            raise FormulaError(f"the function {name} is not available", 0)
+            raise FormulaError(Message("the function {function} is not available", function=name), 0)
         return spec
 
     def _call(self, node: s.Call) -> ir.Expr:
@@ -255,7 +262,7 @@ class Checker:
             return self._conditional(node)
         if name in ("AND", "OR"):
             if not node.args:
-                raise FormulaError(f"{name} needs at least one condition", node.start)
+                raise FormulaError(Message("{function} needs at least one condition", function=name), node.start)
             args = tuple(self._expr(arg) for arg in node.args)
             for arg, syntax in zip(args, node.args, strict=True):
                 self._require(arg, _BOOL, syntax, name)
@@ -272,21 +279,19 @@ class Checker:
             return ir.Op(t.BOOL, node.start, node.end, "NOT", (operand,))
         if name == "COALESCE":
             if not node.args:
-                raise FormulaError("COALESCE needs at least one value", node.start)
+                raise FormulaError(Message("COALESCE needs at least one value"), node.start)
             args = tuple(self._expr(arg) for arg in node.args)
             return ir.Coalesce(self._unify_all(args, node.args, "COALESCE"), node.start, node.end, args)
         if name in AGGREGATES and self.aggregate_records and self._record_level is None:
             if self._mentions_rows(node):
-                raise FormulaError(
-                    f"{name} here adds up records; the rows of a table cannot be added up inside it", node.start,
-                    f"give {self.root.name if self.root else 'the entity'} a computed field such as "
-                    f"SUM(lines.qty) and use {name}(that_field)")
+                raise FormulaError(_adds_up_records(name), node.start, _computed_field_hint(self.root, name))
             return self._record_aggregate(node)
         if name in AGGREGATES and (name in ("SUM", "COUNT", "AVG") or self._mentions_rows(node)):
             return self._aggregate(node)
         spec = self.registry.get(name)
         if spec is None:
-            raise FormulaError(f"unknown function {name}", node.start, did_you_mean(name, self.registry.names()))
+            raise FormulaError(Message("unknown function {function}", function=name), node.start,
+                               did_you_mean(name, self.registry.names()))
         args = tuple(self._expr(arg) for arg in node.args)
         return self._call_spec(spec, args, node.args, node)
 
@@ -295,14 +300,15 @@ class Checker:
         required = sum(1 for p in spec.params if not p.optional)
         variadic = bool(spec.params) and spec.params[-1].variadic
         if len(args) < required or (not variadic and len(args) > len(spec.params)):
-            raise FormulaError(f"{spec.name} takes {_count_text(spec)}, but {len(args)} were given",
-                               node.start, f"write it as {spec.signature()}")
+            raise FormulaError(_takes(spec.name, _count_text(spec), len(args)), node.start,
+                               _write_it_as(spec.signature()))
         for index, (arg, arg_syntax) in enumerate(zip(args, syntax, strict=True)):
             param = spec.params[min(index, len(spec.params) - 1)]
             if not param.accepts(arg.type):
-                raise FormulaError(
-                    f"{spec.name}'s {param.name} must be {param.accepts.name}, "
-                    f"but {self._text_of(arg_syntax)} is {arg.type}", arg_syntax.start)
+                raise FormulaError(Message("{function}'s {param} must be {accepts}, but {part} is {type}",
+                                           function=spec.name, param=param.name, accepts=param.accepts.name,
+                                           part=self._text_of(arg_syntax), type=arg.type.describe()),
+                                   arg_syntax.start)
         return ir.Call(spec.result_type(args), node.start, node.end, spec, args)
 
     def _conditional(self, node: s.Call) -> ir.Expr:
@@ -312,21 +318,21 @@ class Checker:
         if name == "IF":
             self._arity(node, 2, 3)
             condition = self._expr(raw[0])
-            self._require(condition, _BOOL, raw[0], "IF's condition")
+            self._require(condition, _BOOL, raw[0], _condition_of("IF"))
             branches.append((condition, self._expr(raw[1])))
             default = self._expr(raw[2]) if len(raw) == 3 else None
         elif name == "IFS":
             if len(raw) < 2 or len(raw) % 2:
-                raise FormulaError("IFS needs pairs of condition and value", node.start,
-                                   "write it as IFS(condition1, value1, condition2, value2, …)")
+                raise FormulaError(Message("IFS needs pairs of condition and value"), node.start,
+                                   _write_it_as("IFS(condition1, value1, condition2, value2, …)"))
             for i in range(0, len(raw), 2):
                 condition = self._expr(raw[i])
-                self._require(condition, _BOOL, raw[i], "IFS's condition")
+                self._require(condition, _BOOL, raw[i], _condition_of("IFS"))
                 branches.append((condition, self._expr(raw[i + 1])))
         else:  # SWITCH(expression, value1, result1, ..., [default])
             if len(raw) < 3:
-                raise FormulaError("SWITCH needs an expression and at least one value and result", node.start,
-                                   "write it as SWITCH(expression, value1, result1, …, [default])")
+                raise FormulaError(Message("SWITCH needs an expression and at least one value and result"),
+                                   node.start, _write_it_as("SWITCH(expression, value1, result1, …, [default])"))
             subject = self._expr(raw[0])
             pairs = raw[1:]
             if len(pairs) % 2:
@@ -335,7 +341,7 @@ class Checker:
             for i in range(0, len(pairs), 2):
                 match = self._expr(pairs[i])
                 if not t.comparable(subject.type, match.type):
-                    raise FormulaError(f"cannot compare {subject.type} with {match.type}", pairs[i].start)
+                    raise FormulaError(_cannot_compare(subject.type, match.type), pairs[i].start)
                 condition = ir.Op(t.BOOL, pairs[i].start, pairs[i].end, "=", (subject, match))
                 branches.append((condition, self._expr(pairs[i + 1])))
         values = [value for _, value in branches] + ([default] if default is not None else [])
@@ -343,7 +349,8 @@ class Checker:
         for value in values[1:]:
             unified = t.unify(result, value.type)
             if unified is None:
-                raise FormulaError(f"{name}'s results must all be of one kind, but {value.type} and {result} mix",
+                raise FormulaError(Message("{function}'s results must all be of one kind, but {one} and {other} mix",
+                                           function=name, one=value.type.describe(), other=result.describe()),
                                    value.start)
             result = unified
         return ir.If(result, node.start, node.end, tuple(branches), default)
@@ -376,22 +383,23 @@ class Checker:
     def _aggregate(self, node: s.Call) -> ir.Expr:
         name = node.function
         if self._rows:
-            raise FormulaError(f"{name} cannot be used inside another aggregate", node.start)
+            raise FormulaError(Message("{function} cannot be used inside another aggregate", function=name),
+                               node.start)
         if not node.args or len(node.args) > 2:
-            raise FormulaError(f"{name} takes a table column and an optional condition", node.start,
-                               f"write it as {SPECIAL_FORMS[name]}")
+            raise FormulaError(Message("{function} takes a table column and an optional condition", function=name),
+                               node.start, _write_it_as(SPECIAL_FORMS[name]))
         tables = self._rows_fields(node.args[0])
         if not tables:
-            raise FormulaError(f"{name} works on the rows of a table, like {SPECIAL_FORMS[name]}",
-                               node.args[0].start)
+            raise FormulaError(Message("{function} works on the rows of a table, like {form}", function=name,
+                                       form=SPECIAL_FORMS[name]), node.args[0].start)
         if len(tables) > 1:
-            raise FormulaError(f"{name} can only go over one table at a time, but this uses "
-                               f"{' and '.join(sorted(tables))}", node.args[0].start)
+            raise FormulaError(Message("{function} can only go over one table at a time, but this uses {tables}",
+                                       function=name, tables=_and(sorted(tables))), node.args[0].start)
         assert self.root is not None
         table = self.root.fields[next(iter(tables))]
         child = self.catalog.child_entity(table)
         if child is None:
-            raise FormulaError(f"the rows of {table.name} are not known", node.start)
+            raise FormulaError(Message("the rows of {table} are not known", table=table.name), node.start)
         names = frozenset({table.name, *(label.casefold() for label in table.labels)})
         self._rows.append(_RowScope(names, child, len(self._rows) + 1))
         try:
@@ -399,7 +407,7 @@ class Checker:
             where = None
             if len(node.args) == 2:
                 where = self._expr(node.args[1])
-                self._require(where, _BOOL, node.args[1], f"{name}'s condition")
+                self._require(where, _BOOL, node.args[1], _condition_of(name))
         finally:
             self._rows.pop()
         value: ir.Expr | None = first
@@ -407,15 +415,16 @@ class Checker:
             value, where = None, first  # COUNT(lines.qty > 0): the rows where it is TRUE, as in dashboards
         elif isinstance(first, ir.RecordRef):
             if name != "COUNT":
-                raise FormulaError(f"{name} needs a column of the table, like {table.name}.amount",
-                                   node.args[0].start)
+                raise FormulaError(Message("{function} needs a column of the table, like {table}.amount",
+                                           function=name, table=table.name), node.args[0].start)
             value = None
         elif name in ("SUM", "AVG"):
             self._require(first, _NUMBER, node.args[0], name)
         elif name in ("MIN", "MAX"):
             self._require(first, _ORDERED, node.args[0], name)
         elif not first.type.is_scalar:
-            raise FormulaError(f"{name} needs a single value per row", node.args[0].start)
+            raise FormulaError(Message("{function} needs a single value per row", function=name),
+                               node.args[0].start)
         if name == "COUNT":
             result = t.INT
         elif name == "SUM":
@@ -433,8 +442,8 @@ class Checker:
         name = node.function
         assert self.root is not None
         if len(node.args) > 2 or (name != "COUNT" and not node.args):
-            raise FormulaError(f"{name} takes a field and an optional condition here, like {name}(total)",
-                               node.start)
+            raise FormulaError(Message("{function} takes a field and an optional condition here, like "
+                                       "{function}(total)", function=name), node.start)
         self._record_level = 1
         try:
             value = self._expr(node.args[0]) if node.args else None
@@ -444,15 +453,12 @@ class Checker:
             elif len(node.args) == 2:
                 where = self._expr(node.args[1])
             if where is not None:
-                self._require(where, _BOOL, node.args[-1], f"{name}'s condition")
+                self._require(where, _BOOL, node.args[-1], _condition_of(name))
         finally:
             self._record_level = None
         for part in (value, where):
             if part is not None and any(isinstance(n, ir.Aggregate) for n in ir.walk(part)):
-                raise FormulaError(
-                    f"{name} here adds up records; the rows of a table cannot be added up inside it",
-                    node.start, f"give {self.root.name} a computed field such as SUM(lines.qty) and use "
-                                f"{name}(that_field)")
+                raise FormulaError(_adds_up_records(name), node.start, _computed_field_hint(self.root, name))
         if value is not None and name in ("SUM", "AVG"):
             self._require(value, _NUMBER, node.args[0], name)
         elif value is not None and name in ("MIN", "MAX"):
@@ -472,13 +478,15 @@ class Checker:
 
     def _arity(self, node: s.Call, low: int, high: int) -> None:
         if not low <= len(node.args) <= high:
-            wanted = f"{low}" if low == high else f"{low} to {high}"
-            raise FormulaError(f"{node.function} takes {wanted} arguments, but {len(node.args)} were given",
-                               node.start, f"write it as {SPECIAL_FORMS[node.function]}")
+            wanted = Message("{count} arguments", count=low) if low == high else \
+                Message("{low} to {high} arguments", low=low, high=high)
+            raise FormulaError(_takes(node.function, wanted, len(node.args)), node.start,
+                               _write_it_as(SPECIAL_FORMS[node.function]))
 
     def _require(self, expr: ir.Expr, accepts: Accepts, syntax: s.Node, where: str) -> None:
         if not accepts(expr.type):
-            raise FormulaError(f"{where} needs {accepts.name}, but {self._text_of(syntax)} is {expr.type}",
+            raise FormulaError(Message("{where} needs {accepts}, but {part} is {type}", where=where,
+                                       accepts=accepts.name, part=self._text_of(syntax), type=expr.type.describe()),
                                syntax.start)
 
     def _unify_all(self, args: tuple[ir.Expr, ...], syntax: tuple[s.Node, ...], name: str) -> Type:
@@ -486,7 +494,8 @@ class Checker:
         for arg, node in zip(args[1:], syntax[1:], strict=True):
             unified = t.unify(result, arg.type)
             if unified is None:
-                raise FormulaError(f"{name}'s values must all be of one kind, but {arg.type} and {result} mix",
+                raise FormulaError(Message("{function}'s values must all be of one kind, but {one} and {other} mix",
+                                           function=name, one=arg.type.describe(), other=result.describe()),
                                    node.start)
             result = unified
         return result
@@ -507,32 +516,73 @@ class Checker:
                 return "TRUE" if value else "FALSE"
             case s.Call(function=function):
                 return f"{function}(…)"
-        return "this"
+        return Message("this")
 
 
-_BOOL = Accepts("TRUE/FALSE (a condition)", lambda v: v.kind is Kind.BOOL)
-_NUMBER = Accepts("a number", lambda v: v.is_number)
-_TEXTUAL = Accepts("text, a number or a date", lambda v: v.is_scalar and v.kind is not Kind.RECORD)
-_ORDERED = Accepts("a number, a date or text",
+_BOOL = Accepts(Message("TRUE/FALSE (a condition)"), lambda v: v.kind is Kind.BOOL)
+_NUMBER = Accepts(Message("a number"), lambda v: v.is_number)
+_TEXTUAL = Accepts(Message("text, a number or a date"), lambda v: v.is_scalar and v.kind is not Kind.RECORD)
+_ORDERED = Accepts(Message("a number, a date or text"),
                    lambda v: v.kind in (Kind.INT, Kind.DECIMAL, Kind.TEXT, Kind.DATE, Kind.DATETIME))
 
 
-def _count_text(spec: FunctionSpec) -> str:
+def _count_text(spec: FunctionSpec) -> Message:
     required = sum(1 for p in spec.params if not p.optional)
     if spec.params and spec.params[-1].variadic:
-        return f"at least {max(required, 1)} argument{'s' if required > 1 else ''}"
+        if required > 1:
+            return Message("at least {count} arguments", count=required)
+        return Message("at least {count} argument", count=max(required, 1))
     total = len(spec.params)
     if required == total:
-        return f"{total} argument{'s' if total != 1 else ''}"
-    return f"{required} to {total} arguments"
+        if total == 1:
+            return Message("{count} argument", count=total)
+        return Message("{count} arguments", count=total)
+    return Message("{low} to {high} arguments", low=required, high=total)
 
 
-def _compare_hint(a: Type, b: Type) -> str | None:
+def _takes(function: str, count: Message, given: int) -> Message:
+    return Message("{function} takes {count}, but {given} were given", function=function, count=count, given=given)
+
+
+def _write_it_as(form: str) -> Message:
+    return Message("write it as {form}", form=form)
+
+
+def _condition_of(function: str) -> Message:
+    return Message("{function}'s condition", function=function)
+
+
+def _and(names: list[str]) -> str:
+    """'a and b and c', each 'and' translatable."""
+    joined: str = names[0]
+    for name in names[1:]:
+        joined = Message("{first} and {second}", first=joined, second=name)
+    return joined
+
+
+def _cannot_compare(a: Type, b: Type) -> Message:
+    return Message("cannot compare {left} with {right}", left=a.describe(), right=b.describe())
+
+
+def _adds_up_records(function: str) -> Message:
+    return Message("{function} here adds up records; the rows of a table cannot be added up inside it",
+                   function=function)
+
+
+def _computed_field_hint(root: EntityInfo | None, function: str) -> Message:
+    if root is None:
+        return Message("give the entity a computed field such as SUM(lines.qty) and use {function}(that_field)",
+                       function=function)
+    return Message("give {entity} a computed field such as SUM(lines.qty) and use {function}(that_field)",
+                   entity=root.name, function=function)
+
+
+def _compare_hint(a: Type, b: Type) -> Message | None:
     kinds = {a.kind, b.kind}
     if Kind.TEXT in kinds and (Kind.INT in kinds or Kind.DECIMAL in kinds):
-        return 'numbers and text differ: write the number without quotes, or compare text with "…"'
+        return Message('numbers and text differ: write the number without quotes, or compare text with "…"')
     if Kind.DATE in kinds and Kind.TEXT in kinds:
-        return "write the date as DATE(2026, 1, 31)"
+        return Message("write the date as DATE(2026, 1, 31)")
     return None
 
 

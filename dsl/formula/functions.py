@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dsl.formula import runtime as rt
 from dsl.formula import types as t
 from dsl.formula.types import Kind, Type
+from dsl.messages import Message
 
 if TYPE_CHECKING:
     from dsl.formula import ir
@@ -32,21 +33,21 @@ class Accepts:
         return value.kind is Kind.NULL or self.test(value)
 
 
-NUMBER = Accepts("a number", lambda v: v.is_number)
-TEXT = Accepts("text", lambda v: v.kind is Kind.TEXT)
-TEXTUAL = Accepts("text, a number or a date", lambda v: v.kind in (
+NUMBER = Accepts(Message("a number"), lambda v: v.is_number)
+TEXT = Accepts(Message("text"), lambda v: v.kind is Kind.TEXT)
+TEXTUAL = Accepts(Message("text, a number or a date"), lambda v: v.kind in (
     Kind.TEXT, Kind.INT, Kind.DECIMAL, Kind.DATE, Kind.DATETIME, Kind.BOOL))
-DATE_LIKE = Accepts("a date", lambda v: v.kind in (Kind.DATE, Kind.DATETIME))
-SCALAR = Accepts("a single value", lambda v: v.is_scalar and v.kind is not Kind.RECORD)
-ANYTHING = Accepts("any value", lambda v: v.is_scalar)
-RECORD = Accepts("a record (a link field)", lambda v: v.kind is Kind.RECORD)
-ORDERED = Accepts("a number, a date or text", lambda v: v.kind in (
+DATE_LIKE = Accepts(Message("a date"), lambda v: v.kind in (Kind.DATE, Kind.DATETIME))
+SCALAR = Accepts(Message("a single value"), lambda v: v.is_scalar and v.kind is not Kind.RECORD)
+ANYTHING = Accepts(Message("any value"), lambda v: v.is_scalar)
+RECORD = Accepts(Message("a record (a link field)"), lambda v: v.kind is Kind.RECORD)
+ORDERED = Accepts(Message("a number, a date or text"), lambda v: v.kind in (
     Kind.INT, Kind.DECIMAL, Kind.TEXT, Kind.DATE, Kind.DATETIME))
 
 
 def record_of(entity: str) -> Accepts:
-    article = "an" if entity[:1] in tuple("aeiou") else "a"
-    return Accepts(f"{article} {entity} record", lambda v: v.kind is Kind.RECORD and v.entity in (None, entity))
+    name = Message("an {entity} record" if entity[:1] in tuple("aeiou") else "a {entity} record", entity=entity)
+    return Accepts(name, lambda v: v.kind is Kind.RECORD and v.entity in (None, entity))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,16 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from dsl.formula import syntax as s
 from dsl.formula.errors import FormulaError
+from dsl.messages import Message
 
 MAX_FORMULA_LENGTH = 10_000
 MAX_NUMBER_DIGITS = 60  # digits before or after the point in a number literal (stored values have 18)
 
-_TERMINAL_NAMES = {
-    "NAME": "a field or function name",
-    "LABEL": "a {label}",
-    "NUMBER": "a number",
-    "STRING": 'a "text"',
+_TERMINAL_NAMES: dict[str, str] = {
+    "NAME": Message("a field or function name"),
+    "LABEL": Message("a {braces}", braces="{label}"),
+    "NUMBER": Message("a number"),
+    "STRING": Message('a "text"'),
     "TRUE": "TRUE",
     "FALSE": "FALSE",
     "LPAR": "(",
@@ -28,7 +29,7 @@ _TERMINAL_NAMES = {
     "DOT": ".",
     "ADD_OP": "+ or -",
     "MUL_OP": "* or /",
-    "COMP_OP": "a comparison",
+    "COMP_OP": Message("a comparison"),
     "CARET": "^",
     "AMP": "&",
     "PERCENT": "%",
@@ -36,7 +37,7 @@ _TERMINAL_NAMES = {
     "OR": "OR",
     "NOT": "NOT",
     "IN": "IN",
-    "$END": "the end of the formula",
+    "$END": Message("the end of the formula"),
 }
 
 # Characters a Chinese input method produces in place of the ASCII ones the language uses.
@@ -72,13 +73,13 @@ def _lark() -> Lark:
 def _number(text: str, position: int) -> int | Decimal:
     if text.isdigit():
         if len(text.lstrip("0")) > MAX_NUMBER_DIGITS:
-            raise FormulaError(f"this number has more than {MAX_NUMBER_DIGITS} digits", position)
+            raise FormulaError(Message("this number has more than {most} digits", most=MAX_NUMBER_DIGITS), position)
         return int(text)
     value = Decimal(text)
     exponent = value.as_tuple().exponent
     if (value and value.adjusted() >= MAX_NUMBER_DIGITS) or exponent < -MAX_NUMBER_DIGITS:  # type: ignore[operator]
-        raise FormulaError(f"this number has more than {MAX_NUMBER_DIGITS} digits before or after the point",
-                           position)
+        raise FormulaError(Message("this number has more than {most} digits before or after the point",
+                                   most=MAX_NUMBER_DIGITS), position)
     # 1E3 would print as "1E+3"; keep literals in plain positional form.
     return value.quantize(Decimal(1), context=_LITERALS) if exponent > 0 else value  # type: ignore[operator]
 
@@ -155,14 +156,15 @@ _BUILD = _Build()
 def parse(text: str) -> s.Node:
     """Parse a formula. A leading `=` (as typed in Excel) is allowed. Raises FormulaError."""
     if len(text) > MAX_FORMULA_LENGTH:
-        raise FormulaError(f"the formula is {len(text)} characters long; the limit is {MAX_FORMULA_LENGTH}", 0)
+        raise FormulaError(Message("the formula is {length} characters long; the limit is {most}", length=len(text),
+                                   most=MAX_FORMULA_LENGTH), 0)
     offset = 0
     stripped = text.lstrip(" \t\r\n\u3000")
     if stripped.startswith("="):
         offset = len(text) - len(stripped) + 1
         text = " " * offset + stripped[1:]
     if not text.strip(" \t\r\n\u3000"):
-        raise FormulaError("the formula is empty", offset)
+        raise FormulaError(Message("the formula is empty"), offset)
     try:
         tree = _lark().parse(text)
         return _BUILD.transform(tree)
@@ -172,10 +174,10 @@ def parse(text: str) -> s.Node:
         if isinstance(error.orig_exc, FormulaError):
             raise error.orig_exc from None
         if isinstance(error.orig_exc, RecursionError):
-            raise FormulaError("the formula is nested too deeply", 0) from None
+            raise FormulaError(Message("the formula is nested too deeply"), 0) from None
         raise
     except RecursionError:
-        raise FormulaError("the formula is nested too deeply", 0) from None
+        raise FormulaError(Message("the formula is nested too deeply"), 0) from None
 
 
 def _syntax_error(text: str, error: UnexpectedInput) -> FormulaError:
@@ -183,40 +185,58 @@ def _syntax_error(text: str, error: UnexpectedInput) -> FormulaError:
         position = error.pos_in_stream
         char = text[position]
         if char in _FULL_WIDTH:
-            return FormulaError(
-                f"'{char}' is a full-width character; use '{_FULL_WIDTH[char]}' instead", position
-            )
+            return FormulaError(Message("'{char}' is a full-width character; use '{ascii}' instead", char=char,
+                                        ascii=_FULL_WIDTH[char]), position)
         if char == '"':
-            return FormulaError('this text has no closing "', position)
+            return FormulaError(Message('this text has no closing "'), position)
         if char == "{":
-            return FormulaError("this {label} has no closing }", position)
+            return FormulaError(Message("this {braces} has no closing {close}", braces="{label}", close="}"),
+                                position)
         if not char.isascii() and char.isprintable():
             return FormulaError(
-                f"unexpected '{char}'; to refer to a field by its label, write it in braces, like {{数量}}",
+                Message("unexpected '{char}'; to refer to a field by its label, write it in braces, like {example}",
+                        char=char, example="{数量}"),
                 position,
             )
-        return FormulaError(f"unexpected character '{char}'", position)
+        return FormulaError(Message("unexpected character '{char}'", char=char), position)
     if isinstance(error, UnexpectedEOF):
-        return FormulaError("the formula ends too early" + _expected(error.expected), len(text.rstrip()))
+        return FormulaError(_ends_too_early(error.expected), len(text.rstrip()))
     if isinstance(error, UnexpectedToken):
         token: Token = error.token
         if token.type == "$END":
-            return FormulaError(
-                "the formula ends too early" + _expected(error.expected), len(text.rstrip())
-            )
+            return FormulaError(_ends_too_early(error.expected), len(text.rstrip()))
         position = token.start_pos or 0
         if token.type == "COMP_OP" and "COMP_OP" not in error.expected:
             return FormulaError(
-                "comparisons cannot be chained; combine them with AND, like a < b AND b < c", position
+                Message("comparisons cannot be chained; combine them with AND, like a < b AND b < c"), position
             )
         if token.type in ("NAME", "LABEL", "NUMBER", "STRING") and "RPAR" in error.expected:
-            return FormulaError(f"unexpected '{token}': is an operator or a comma missing?", position)
-        return FormulaError(f"unexpected '{token}'" + _expected(error.expected), position)
+            return FormulaError(Message("unexpected '{token}': is an operator or a comma missing?", token=str(token)),
+                                position)
+        expected = _expected(error.expected)
+        if expected is None:
+            return FormulaError(Message("unexpected '{token}'", token=str(token)), position)
+        return FormulaError(Message("unexpected '{token}'; expected {expected}", token=str(token), expected=expected),
+                            position)
     return FormulaError(str(error), 0)
 
 
-def _expected(terminals: set[str] | frozenset[str]) -> str:
+def _ends_too_early(terminals: set[str] | frozenset[str]) -> Message:
+    expected = _expected(terminals)
+    if expected is None:
+        return Message("the formula ends too early")
+    return Message("the formula ends too early; expected {expected}", expected=expected)
+
+
+def _expected(terminals: set[str] | frozenset[str]) -> str | None:
+    """What may come next ("a number, ( or a field or function name"), each name and "or" translatable; None
+    when there is nothing to say or too much."""
     names = sorted({_TERMINAL_NAMES.get(t, t) for t in terminals if not t.startswith("__")})
     if not names or len(names) > 6:
-        return ""
-    return "; expected " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1])
+        return None
+    if len(names) == 1:
+        return names[0]
+    listed: str = names[0]
+    for name in names[1:-1]:
+        listed = Message("{first}, {second}", first=listed, second=name)
+    return Message("{first} or {last}", first=listed, last=names[-1])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dsl.messages import Message
+
 
 class Kind(StrEnum):
     TEXT = "text"
@@ -20,13 +22,13 @@ class Kind(StrEnum):
 
 
 _HUMAN = {
-    Kind.TEXT: "text",
-    Kind.INT: "a whole number",
-    Kind.DECIMAL: "a number",
-    Kind.BOOL: "TRUE/FALSE",
-    Kind.DATE: "a date",
-    Kind.DATETIME: "a date and time",
-    Kind.NULL: "blank",
+    Kind.TEXT: Message("text"),
+    Kind.INT: Message("a whole number"),
+    Kind.DECIMAL: Message("a number"),
+    Kind.BOOL: Message("TRUE/FALSE"),
+    Kind.DATE: Message("a date"),
+    Kind.DATETIME: Message("a date and time"),
+    Kind.NULL: Message("blank"),
 }
 
 
@@ -37,14 +39,20 @@ class Type:
     item: Type | None = None  # LIST: the type of its items
 
     def __str__(self) -> str:
+        return str.__str__(self.describe())  # the English text, a plain str
+
+    def describe(self) -> Message:
+        """How the type reads in a message ("a number", "a list of a warehouse record"), translatable."""
         if self.kind is Kind.RECORD:
             if not self.entity:
-                return "a record"
-            return f"{'an' if self.entity[0] in 'aeiou' else 'a'} {self.entity} record"
+                return Message("a record")
+            if self.entity[0] in "aeiou":
+                return Message("an {entity} record", entity=self.entity)
+            return Message("a {entity} record", entity=self.entity)
         if self.kind is Kind.ROWS:
-            return f"the rows of {self.entity}"
+            return Message("the rows of {entity}", entity=self.entity)
         if self.kind is Kind.LIST:
-            return f"a list of {self.item}"
+            return Message("a list of {item}", item=self.item.describe() if self.item else "None")
         return _HUMAN[self.kind]
 
     @property
