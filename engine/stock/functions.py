@@ -15,6 +15,7 @@ from sqlalchemy import Numeric, column, func, literal_column, select, table, typ
 from dsl.formula import types as t
 from dsl.formula.errors import FormulaRuntimeError
 from dsl.formula.functions import Accepts, FunctionSpec, Param
+from dsl.messages import Message
 
 ZERO = Decimal(0)
 
@@ -48,7 +49,7 @@ def available(context: Any, item: Any, warehouse: Any = None) -> Decimal:
 
 
 # a link field, or a record's own id (an alert over items: STOCK(id) < safety_stock)
-_KEY = Accepts("a record (a link field) or an id", lambda v: v.kind in (t.Kind.RECORD, t.Kind.INT))
+_KEY = Accepts(Message("a record (a link field) or an id"), lambda v: v.kind in (t.Kind.RECORD, t.Kind.INT))
 _PARAMS = (Param("item", _KEY), Param("warehouse", _KEY, optional=True))
 _BALANCE = table("jxc_stock_balance", column("item"), column("warehouse"), column("on_hand"), column("reserved"))
 
