@@ -94,7 +94,7 @@ def _pg_template(app: App, engine: Engine) -> tuple[str, list[str]]:
 
     def drop() -> None:
         with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.dispose()
 
     atexit.register(drop)
