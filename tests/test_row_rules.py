@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from engine.errors import NotFound, PermissionDenied
@@ -38,12 +40,16 @@ roles:
 """
 
 
-@pytest.mark.both_dbs
-def test_a_keeper_works_only_in_their_own_warehouses(shop, db_engine):
-    app = shop.load(APP)
+def _started(shop, db_engine, text: str) -> tuple[Any, Any, Records]:
+    app = shop.load(text)
     migrate(app, db_engine)
     schema = build_schema(app)
-    records = Records(app, db_engine, schema=schema)
+    return app, schema, Records(app, db_engine, schema=schema)
+
+
+@pytest.mark.both_dbs
+def test_a_keeper_works_only_in_their_own_warehouses(shop, db_engine):
+    app, schema, records = _started(shop, db_engine, APP)
     system = records.system()
     north = system.create("warehouse", {"code": "N", "name": "北库"})
     south = system.create("warehouse", {"code": "S", "name": "南库"})
@@ -69,12 +75,9 @@ def test_a_keeper_works_only_in_their_own_warehouses(shop, db_engine):
 @pytest.mark.both_dbs
 def test_a_keeper_sees_only_their_own_warehouses_by_id(shop, db_engine):
     """`id IN CURRENT_USER().warehouses`: a record's own id looked for among the user's linked records."""
-    app = shop.load(APP.replace("      warehouse: read\n      receipt: [read, create, write, submit]\n    rows:\n",
-                                "      warehouse: read\n      receipt: [read, create, write, submit]\n    rows:\n"
-                                "      warehouse: id IN CURRENT_USER().warehouses\n"))
-    migrate(app, db_engine)
-    schema = build_schema(app)
-    records = Records(app, db_engine, schema=schema)
+    rules = "      warehouse: read\n      receipt: [read, create, write, submit]\n    rows:\n"
+    app, schema, records = _started(shop, db_engine, APP.replace(
+        rules, rules + "      warehouse: id IN CURRENT_USER().warehouses\n"))
     system = records.system()
     north = system.create("warehouse", {"code": "N", "name": "北库"})
     east = system.create("warehouse", {"code": "E", "name": "东库"})
