@@ -70,7 +70,8 @@ def later_transfer(connection: Connection, stock: Mapping[str, Table], pair: Pai
     undone = ledger.alias("undone")
     found = connection.execute(
         select(ledger.c.doc_no, ledger.c.source_id).where(
-            ledger.c.item == pair[0], ledger.c.warehouse == pair[1], ledger.c.posted_at > at, ledger.c.qty < ZERO,
+            ledger.c.item == pair[0], ledger.c.warehouse == pair[1], ledger.c.posted_at > at,
+            ledger.c.qty < literal_column("0"),  # the issues' partial index: transfers out are issues
             ledger.c.reverses.is_(None), ledger.c.source_entity.in_(transfers),
             ~select(undone.c.id).where(undone.c.reverses == ledger.c.id).exists())
         .order_by(ledger.c.posted_at, ledger.c.id).limit(1)).first()
@@ -115,11 +116,13 @@ def revalue(connection: Connection, stock: Mapping[str, Table], positions: Posit
         .limit(1)).first()
     if first is None:
         return  # only receipts (and reversals) after it: their values stand
-    before_first = or_(ledger.c.posted_at < first.posted_at,
-                       and_(ledger.c.posted_at == first.posted_at, ledger.c.id < first.id))
+    # from the first later issue on, as one index range (a negated "before it", or a second lower bound on the
+    # time, made SQLite read every later entry of the pair)
+    from_first = (ledger.c.item == pair[0], ledger.c.warehouse == pair[1], ledger.c.posted_at >= first.posted_at,
+                  or_(ledger.c.posted_at > first.posted_at, ledger.c.id >= first.id))
     rows = connection.execute(
         select(ledger.c.id, ledger.c.qty, ledger.c.value_change, ledger.c.unit_cost, ledger.c.reverses, ledger.c.batch,
-               ledger.c.source_entity).where(mine, ~before_first).order_by(ledger.c.posted_at, ledger.c.id)).all()
+               ledger.c.source_entity).where(*from_first).order_by(ledger.c.posted_at, ledger.c.id)).all()
     # What moved between the backdated time and the first later issue (receipts only, however many) is the
     # balance now less the state then less the rows from that issue on: the balance is the sum of the ledger,
     # so this is exact and reads no more rows than the revaluation needs.

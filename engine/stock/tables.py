@@ -109,6 +109,10 @@ def add_stock_tables(app: App, schema: Any) -> None:
     issues_only = ledger.c.qty < literal_column("0")
     Index("ix_jxc_stock_ledger_issues", ledger.c.item, ledger.c.warehouse, ledger.c.posted_at, ledger.c.id,
           postgresql_where=issues_only, sqlite_where=issues_only)
+    # The reversals by the entry they undo ("is this entry cancelled?" without reading the ledger); only
+    # reversals have one, so the index holds nothing else.
+    Index("ix_jxc_stock_ledger_reversal", ledger.c.reverses, postgresql_where=ledger.c.reverses.is_not(None),
+          sqlite_where=ledger.c.reverses.is_not(None))
     Index("ix_jxc_stock_ledger_source", ledger.c.source_entity, ledger.c.source_id)
     Index("ix_jxc_stock_ledger_time", ledger.c.posted_at)
     reservation = Table(
