@@ -38,6 +38,7 @@ CATALOG = Catalog.build([
         FieldInfo("customer", t.record("customer"), ("客户",)),
         FieldInfo("product", t.record("product")),
         FieldInfo("tags", t.list_of(t.TEXT)),
+        FieldInfo("regions", t.list_of(t.record("region"))),
         FieldInfo("lines", t.rows("sales_order_line"), ("明细",)),
         FieldInfo("payments", t.rows("payment")),
     ]),
@@ -199,6 +200,8 @@ def test_aggregates_resolve_rows_and_outer_fields():
     ('qty IN (1, "a")', 11, "cannot compare a whole number with text"),
     ("qty IN lines", 7, "IN needs a list, like (1, 2, 3), but this is the rows of sales_order_line"),
     ("qty IN tags", 7, "cannot look for a whole number in a list of text"),
+    ("remark IN regions", 10, "cannot look for text in a list of a region record"),
+    ("price IN regions", 9, "cannot look for a number in a list of a region record"),
     ("qty.total", 0, "'.total' needs a record before it, but this is a whole number"),
     ("customer.nope", 9, "customer has no field 'nope'"),
     ("customer . nope", 11, "customer has no field 'nope'"),
@@ -335,3 +338,9 @@ def test_checker_raises_only_formula_errors(text, entity):
 def test_checker_raises_only_formula_errors_on_any_text(text):
     with contextlib.suppress(FormulaError):
         check(text, CATALOG, PLUGINS, "sales_order")
+
+
+def test_a_whole_number_is_looked_for_among_records_by_their_ids():
+    """`id IN CURRENT_USER().warehouses` in a row rule: an id among linked records."""
+    assert typed("qty IN regions").type == t.BOOL
+    assert typed("customer.region IN regions").type == t.BOOL

@@ -44,6 +44,7 @@ CATALOG = Catalog.build([
         FieldInfo("created_at", t.DATETIME),
         FieldInfo("customer", t.record("customer"), ("客户",)),
         FieldInfo("product", t.record("product")),
+        FieldInfo("regions", t.list_of(t.record("region"))),
         FieldInfo("lines", t.rows("sales_order_line"), ("明细",)),
     ]),
     EntityInfo.build("sales_order_line", [
@@ -561,3 +562,12 @@ def test_checked_formulas_run_to_a_value_or_a_runtime_error(text, blanks):
         return
     assert isinstance(value, RESULT_TYPES)
     assert not isinstance(value, float)
+
+
+def test_an_id_is_found_among_linked_records_whether_they_are_ids_or_records():
+    """`id IN CURRENT_USER().warehouses`: the list may hold ids or fetched records; either way by id."""
+    for regions in ([3, 7], [{"id": 3, "name": "East"}, {"id": 7, "name": "West"}]):
+        assert run("qty IN regions", {**ORDER, "qty": 7, "regions": regions}) is True
+        assert run("qty IN regions", {**ORDER, "qty": 5, "regions": regions}) is False
+        assert run("qty NOT IN regions", {**ORDER, "qty": 5, "regions": regions}) is True
+    assert run("qty IN regions", {**ORDER, "qty": 7, "regions": []}) is False
