@@ -110,7 +110,9 @@ class Session:
             self.context = outer
 
     def _load_one(self, connection: Connection, entity: Entity, record_id: int, *, lock: bool = False) -> Record:
-        found = self.records.store.load(connection, entity, [record_id], lock=lock)
+        # an id no database can hold (a typed URL) is simply not there; asking would overflow SQLite's INTEGER
+        beyond = isinstance(record_id, int) and not 0 < record_id < 2**63
+        found = {} if beyond else self.records.store.load(connection, entity, [record_id], lock=lock)
         record = found.get(record_id)
         if record is None or not self.access.can_see(connection, entity, record_id):
             raise NotFound(Message("there is no {entity} with id {id}", entity=entity.name, id=record_id))

@@ -453,3 +453,19 @@ def test_values_read_as_an_accountant_writes_them() -> None:
     assert display_text(order["receipt_status"], "partial", "en") == "Partly received"
     assert display_text(order["supplier"], 7, "zh-CN", {("supplier", 7): "S01 宁波五金"}) == "S01 宁波五金"
     assert display_text(order["supplier"], 8, "zh-CN", {}) == "#8"  # a record the user may not read
+
+
+@pytest.mark.parametrize("form", [
+    {"supplier": "99999999999999999999", "supplier__text": "东方"},  # an id beyond 64 bits
+    {"supplier": "²", "supplier__text": "东方"},  # a digit to str.isdigit, not a number
+    {"version": "99999999999999999999"},
+    {"lines[0].id": "99999999999999999999", "lines[0].qty": "1"},
+])
+def test_ids_and_versions_no_database_can_hold_are_answered_not_a_server_error(shop: Shop, form) -> None:
+    web = shop.web
+    web.login("cai")
+    before = len(shop.system.list("purchase_order").rows)
+    saved = web.client.post("/e/purchase_order/new", data={"csrf_token": web.token("/"), **form})
+    assert saved.status_code in (303, 400, 404, 409, 422), visible_text(saved.text)[:500]
+    assert len(shop.system.list("purchase_order").rows) == before + (1 if saved.status_code == 303 else 0)
+    assert web.get("/e/purchase_order/99999999999999999999").status_code == 404

@@ -104,6 +104,17 @@ def service(request: Request) -> Session:
     return web_state(request).started.records.session(require_user(request))
 
 
+MAX_ID = 2**63 - 1  # ids and versions are 64-bit integers in both databases
+
+
+def whole_number(text: Any) -> int | None:
+    """A whole number as a form or a URL sends it: ASCII digits within 64 bits, else None ("²" is a digit to
+    str.isdigit, and twenty nines overflow SQLite's INTEGER: both would otherwise end in a server error)."""
+    if isinstance(text, str) and text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
 def language(request: Request) -> str:
     """The user's language: their choice (cookie), else the app's locale, else zh_CN."""
     chosen = normalize(request.cookies.get(COOKIE))

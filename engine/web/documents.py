@@ -28,7 +28,7 @@ from engine.errors import FieldProblem, NotFound, ServiceError, ValidationFailed
 from engine.messages import Message
 from engine.records import Session
 from engine.store import Record
-from engine.web.context import gettext, language, refusal_text, service
+from engine.web.context import gettext, language, refusal_text, service, whole_number
 from engine.web.history import STATUS, history
 from engine.web.i18n import label_locale
 
@@ -90,8 +90,8 @@ def buttons(session: Session, entity: Entity, record: Mapping[str, Any], locale:
 
 
 def _version(form: Any) -> int:
-    text = form.get("version")
-    return int(text) if isinstance(text, str) and text.isdigit() else -1
+    found = whole_number(form.get("version"))
+    return -1 if found is None else found
 
 
 async def _act(request: Request, work: Callable[[Session, Entity, int, Any], str]) -> Response:
@@ -206,7 +206,7 @@ def made_from_of(entity: Entity, source: Any, source_id: Any) -> MadeFrom | None
     """The source named by a query or the form's hidden inputs, if the target can be made from it."""
     if not isinstance(source, str) or not source:
         return None
-    if source not in entity.make_from or not isinstance(source_id, str) or not source_id.isdigit():
+    if source not in entity.make_from or whole_number(source_id) is None:
         raise NotFound(Message("{entity} cannot be made from {source} {id}", entity=entity.name, source=source,
                                id=source_id))
     link = entity.make_from[source]
@@ -258,7 +258,7 @@ def order_rows(session: Session, entity: Entity, made: MadeFrom, form: Any, post
     origins: list[int | None] = [None] * len(rows)
     for index, new_index in posted.row_paths.get(table, {}).items():
         raw = form.get(f"{table}[{index}].{SOURCE_LINE}")
-        origins[new_index] = int(raw) if isinstance(raw, str) and raw.isdigit() else None
+        origins[new_index] = whole_number(raw)
     order = sorted(range(len(rows)), key=lambda i: (0, position[origins[i]], i) if origins[i] in position
                    else (1, 0, i))
     moved = {old: new for new, old in enumerate(order)}

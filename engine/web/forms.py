@@ -22,7 +22,7 @@ from engine.errors import Conflict, FieldProblem, NotFound, ServiceError, Valida
 from engine.messages import Message
 from engine.records import Session
 from engine.web import documents
-from engine.web.context import label, language, render, service, translate
+from engine.web.context import label, language, render, service, translate, whole_number
 from engine.web.formview import FormView, LinkTitles, build_view, editable_record, links_of
 from engine.web.i18n import label_locale
 from engine.web.widgets import (
@@ -122,9 +122,8 @@ async def update_record(request: Request) -> Response:
 
 
 def _version(text: Any) -> int:
-    if isinstance(text, str) and text.isdigit():
-        return int(text)
-    return -1  # refused by the service layer as a stale version, with its message
+    found = whole_number(text)
+    return -1 if found is None else found  # -1: refused by the service layer as a stale version, with its message
 
 
 def _editable_fields(session: Session, entity: Entity, record: Mapping[str, Any] | None) -> list[str]:
@@ -201,7 +200,7 @@ def resolve_links(session: Session, posted: Posted) -> list[FieldProblem]:
         if holder is None:
             continue
         current = holder.get(name)
-        if not link.many and isinstance(current, str) and current.isdigit():
+        if not link.many and whole_number(current) is not None:
             known = titles.fetch({link.target: {int(current)}}).get((link.target, int(current)))
             if known == link.text:
                 continue  # chosen from the list, text unchanged

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dsl.model import App, Entity, Field, FieldType, Label
+from engine.web.context import whole_number
 
 TEXT_SUFFIX = "__text"  # the typed text of a link, next to its id
 DELETE = "_delete"
@@ -155,7 +156,7 @@ def read_form(app: App, entity: Entity, form: Any, editable: Iterable[str] | Non
                 continue
             row: dict[str, Any] = {}
             raw_id = _last(form, prefix + "id")
-            if raw_id and raw_id.isdigit():
+            if whole_number(raw_id) is not None:
                 row["id"] = int(raw_id)
             new_index = len(values)
             before = len(posted.links)
