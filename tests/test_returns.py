@@ -53,6 +53,27 @@ def approved_order(world, qty, price="78.00"):
     return manager.transition("purchase_order", order["id"], "approve", version=order["version"])
 
 
+def send_back(world, entity, source, source_id, qty, maker="keeper"):
+    """A return of `qty` from the first line of its original, made by `maker` and submitted by the keeper."""
+    back = world[maker].make_from(entity, source, source_id, {"lines": [{"qty": qty}]})
+    return world["keeper"].submit(entity, back["id"], version=back["version"])
+
+
+def ship_forty_dumplings(world):
+    """100 boxes of batch DP261111 received at 165.00 on Nov 12, 40 of them ordered and shipped to the customer on
+    Nov 20: (the order, the shipment)."""
+    keeper, sales, dumplings, frozen = world["keeper"], world["sales"], world["dumplings"], world["frozen"]
+    world["system"].create("goods_receipt", {"warehouse": frozen, "receipt_date": dt.date(2026, 11, 12), "lines": [
+        {"item": dumplings, "qty": "100", "unit_cost": "165.00", "batch_no": "DP261111",
+         "production_date": dt.date(2026, 11, 11)}]}, submit=True)
+    order = sales.create("sales_order", {"customer": world["customer"], "lines": [{"item": dumplings, "qty": "40"}]},
+                         submit=True)
+    shipment = keeper.make_from("sales_shipment", "sales_order", order["id"], {
+        "warehouse": frozen, "ship_date": dt.date(2026, 11, 20),
+        "lines": [{"batch_no": "DP261111", "expiry": dt.date(2027, 11, 11)}]})
+    return order, keeper.submit("sales_shipment", shipment["id"], version=shipment["version"])
+
+
 def receive(world, order, qty, batch, produced):
     line = {"qty": qty, "batch_no": batch, "production_date": produced}
     receipt = world["keeper"].make_from("goods_receipt", "purchase_order", order["id"],
@@ -148,17 +169,9 @@ def test_returns_are_only_made_from_their_original(food, world):
 
 @pytest.mark.both_dbs
 def test_a_sales_return_takes_back_at_most_what_was_shipped_less_what_came_back(food, world):
-    keeper, sales, system = world["keeper"], world["sales"], world["system"]
+    keeper, sales = world["keeper"], world["sales"]
     dumplings, frozen, returns = world["dumplings"], world["frozen"], world["returns"]
-    system.create("goods_receipt", {"warehouse": frozen, "receipt_date": dt.date(2026, 11, 12), "lines": [
-        {"item": dumplings, "qty": "100", "unit_cost": "165.00", "batch_no": "DP261111",
-         "production_date": dt.date(2026, 11, 11)}]}, submit=True)
-    order = sales.create("sales_order", {"customer": world["customer"], "lines": [{"item": dumplings, "qty": "40"}]},
-                         submit=True)
-    shipment = keeper.make_from("sales_shipment", "sales_order", order["id"], {
-        "warehouse": frozen, "ship_date": dt.date(2026, 11, 20),
-        "lines": [{"batch_no": "DP261111", "expiry": dt.date(2027, 11, 11)}]})
-    shipment = keeper.submit("sales_shipment", shipment["id"], version=shipment["version"])
+    order, shipment = ship_forty_dumplings(world)
     assert stock_of(food, dumplings, frozen)["on_hand"] == D("60")
 
     # five boxes thawed on the way: they come back into the store they left, at what they cost there
@@ -224,13 +237,11 @@ def test_returns_never_take_back_more_than_came_in(food, world, received, attemp
 def test_a_purchase_return_leaves_at_its_receipts_cost_not_the_average(food, world):
     """Shrimp bought at 78.00 and at 90.00 averages 84.00; sending back 30 kg of the 78.00 receipt takes
     30 × 78.00 = 2,340.00 off the books (not 30 × 84.00 = 2,520.00): 7,800 + 9,000 − 2,340 = 14,460.00."""
-    keeper = world["keeper"]
     shrimp, frozen = world["shrimp"], world["frozen"]
     cheap = receive(world, approved_order(world, "100"), "100", "GL261010", dt.date(2026, 10, 10))
     receive(world, approved_order(world, "100", price="90.00"), "100", "GL261028", dt.date(2026, 10, 28))
     assert stock_of(food, shrimp, frozen)["value"] == D("16800.00")
-    back = keeper.make_from("purchase_return", "goods_receipt", cheap["id"], {"lines": [{"qty": "30"}]})
-    back = keeper.submit("purchase_return", back["id"], version=back["version"])
+    back = send_back(world, "purchase_return", "goods_receipt", cheap["id"], "30")
     assert ledger_costs(food, "purchase_return", back["id"]) == [(D("-30"), D("78.00"), D("-2340.00"))]
     assert stock_of(food, shrimp, frozen)["value"] == D("14460.00")
     assert_books_consistent(food)
@@ -240,23 +251,13 @@ def test_a_purchase_return_leaves_at_its_receipts_cost_not_the_average(food, wor
 def test_a_sales_return_comes_back_at_what_its_shipment_cost_not_todays_average(food, world):
     """40 boxes shipped at 165.00; then 100 more arrive at 185.00 (average (60 × 165 + 100 × 185) / 160 = 177.50).
     5 boxes returned from that shipment come back at 165.00: 825.00, not 887.50."""
-    keeper, sales, system = world["keeper"], world["sales"], world["system"]
-    dumplings, frozen = world["dumplings"], world["frozen"]
-    system.create("goods_receipt", {"warehouse": frozen, "receipt_date": dt.date(2026, 11, 12), "lines": [
-        {"item": dumplings, "qty": "100", "unit_cost": "165.00", "batch_no": "DP261111",
-         "production_date": dt.date(2026, 11, 11)}]}, submit=True)
-    order = sales.create("sales_order", {"customer": world["customer"], "lines": [{"item": dumplings, "qty": "40"}]},
-                         submit=True)
-    shipment = keeper.make_from("sales_shipment", "sales_order", order["id"], {
-        "warehouse": frozen, "ship_date": dt.date(2026, 11, 20),
-        "lines": [{"batch_no": "DP261111", "expiry": dt.date(2027, 11, 11)}]})
-    shipment = keeper.submit("sales_shipment", shipment["id"], version=shipment["version"])
+    system, dumplings, frozen = world["system"], world["dumplings"], world["frozen"]
+    _, shipment = ship_forty_dumplings(world)
     system.create("goods_receipt", {"warehouse": frozen, "lines": [
         {"item": dumplings, "qty": "100", "unit_cost": "185.00", "batch_no": "DP261120",
          "production_date": dt.date(2026, 11, 20)}]}, submit=True)
     assert stock_of(food, dumplings, frozen)["value"] == D("28400.00")
-    back = sales.make_from("sales_return", "sales_shipment", shipment["id"], {"lines": [{"qty": "5"}]})
-    back = keeper.submit("sales_return", back["id"], version=back["version"])
+    back = send_back(world, "sales_return", "sales_shipment", shipment["id"], "5", maker="sales")
     assert ledger_costs(food, "sales_return", back["id"]) == [(D("5"), D("165.00"), D("825.00"))]
     assert stock_of(food, dumplings, frozen)["value"] == D("29225.00")
     assert_books_consistent(food)
@@ -267,7 +268,7 @@ def test_a_purchase_return_keeps_its_receipts_cost_when_a_backdated_receipt_reva
     """100 kg at 78.00 (Nov 10) and 100 at 90.00 (Nov 20); 30 go back from the first at 78.00 (Nov 25). A receipt of
     100 at 60.00 entered afterwards for Nov 15 revalues the later issues, but the return still left at 78.00
     (at the new average it would be 30 × 76.00 = 2,280.00): 7,800 + 6,000 + 9,000 − 2,340 = 20,460.00."""
-    keeper, system, shrimp, frozen = world["keeper"], world["system"], world["shrimp"], world["frozen"]
+    system, shrimp, frozen = world["system"], world["shrimp"], world["frozen"]
 
     def receipt(day, cost, batch):
         return system.create("goods_receipt", {
@@ -277,8 +278,7 @@ def test_a_purchase_return_keeps_its_receipts_cost_when_a_backdated_receipt_reva
 
     first = receipt(dt.date(2026, 11, 10), "78.00", "B1110")
     receipt(dt.date(2026, 11, 20), "90.00", "B1120")
-    back = keeper.make_from("purchase_return", "goods_receipt", first["id"], {"lines": [{"qty": "30"}]})
-    back = keeper.submit("purchase_return", back["id"], version=back["version"])
+    back = send_back(world, "purchase_return", "goods_receipt", first["id"], "30")
     receipt(dt.date(2026, 11, 15), "60.00", "B1115")
     assert ledger_costs(food, "purchase_return", back["id"]) == [(D("-30"), D("78.00"), D("-2340.00"))]
     assert stock_of(food, shrimp, frozen)["value"] == D("20460.00")
